@@ -1,0 +1,352 @@
+// Package config loads stationd's configuration: one TOML file whose every
+// key is documented in stationd.example.toml at the repository root.
+//
+// Loading is strict. An unknown key, a value of the wrong type or a value
+// out of range stops start-up with an *Error naming the file, the line and
+// the key, so a typo in the field never silently falls back to a default.
+// Each device's [device.options] table is decoded into the options struct
+// its driver registered (devices.Driver.NewOptions), just as strictly.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/openenroll/stationd/devices"
+)
+
+// Config is the whole configuration of one station.
+type Config struct {
+	Station  Station  `toml:"station"`
+	HTTP     HTTP     `toml:"http"`
+	Log      Log      `toml:"log"`
+	Registry Registry `toml:"registry"`
+	Devices  []Device `toml:"device"`
+
+	// File is the path the configuration was read from ("" for defaults).
+	File string `toml:"-"`
+}
+
+// Station identifies the booth.
+type Station struct {
+	// ID names the station in packets and to the central: letters, digits,
+	// '-' and '_', at most 64.
+	ID string `toml:"id"`
+	// DataDir holds the outbox, sessions in progress and keys.
+	DataDir string `toml:"data_dir"`
+}
+
+// HTTP is the local server for the operator UI, metrics and health.
+type HTTP struct {
+	// Listen is host:port; the host must be a loopback address: the
+	// operator UI is for the booth's own browser only.
+	Listen string `toml:"listen"`
+	// ShutdownTimeout bounds a graceful stop (SIGTERM).
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// Log chooses how stationd logs.
+type Log struct {
+	Format string `toml:"format"` // "text" or "json"
+	Level  string `toml:"level"`  // "debug", "info", "warn", "error"
+}
+
+// Registry tunes device supervision.
+type Registry struct {
+	OpenTimeout Duration `toml:"open_timeout"`
+	RetryMin    Duration `toml:"retry_min"`
+	RetryMax    Duration `toml:"retry_max"`
+}
+
+// Device is one [[device]] entry.
+type Device struct {
+	ID     string `toml:"id"`
+	Driver string `toml:"driver"`
+	Port   string `toml:"port"`
+	// Options is the driver's own table, decoded into its options struct
+	// after the first pass (see Load).
+	Options map[string]any `toml:"options"`
+
+	// Decoded holds the driver's options struct after loading.
+	Decoded any `toml:"-"`
+}
+
+// DeviceConfig returns the registry's view of the device.
+func (d Device) DeviceConfig() devices.Config {
+	return devices.Config{ID: d.ID, Driver: d.Driver, Port: d.Port, Options: d.Decoded}
+}
+
+// Duration is a time.Duration written as a Go duration string ("250ms").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a duration such as "1.5s".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration (use a number with a unit, like \"500ms\" or \"2s\"): %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration stationd runs with when no file is
+// given: the simulated station of `make run`.
+func Default() *Config {
+	return &Config{
+		Station: Station{ID: "sim-booth-01", DataDir: "var"},
+		HTTP:    HTTP{Listen: "127.0.0.1:8787", ShutdownTimeout: Duration{1500 * time.Millisecond}},
+		Log:     Log{Format: "text", Level: "info"},
+		Registry: Registry{
+			OpenTimeout: Duration{devices.DefaultOptions.OpenTimeout},
+			RetryMin:    Duration{devices.DefaultOptions.RetryMin},
+			RetryMax:    Duration{devices.DefaultOptions.RetryMax},
+		},
+	}
+}
+
+// Error is a configuration mistake, located in its file.
+type Error struct {
+	File string
+	Line int    // 0 when unknown
+	Key  string // dotted path, [[device]] entries indexed: device[1].options.baud
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": key %s", e.Key)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Load reads and validates the configuration file at path. Keys missing
+// from the file keep their defaults.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load for a document already in memory; name is used in errors.
+func Parse(name string, data []byte) (*Config, error) {
+	cfg := Default()
+	cfg.File = name
+	pos := indexPositions(data)
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		return nil, tomlError(name, nil, pos, err)
+	}
+	for i := range cfg.Devices {
+		if err := decodeOptions(name, i, &cfg.Devices[i], pos); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.validate(pos); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// tomlError turns a go-toml error into an *Error. prefix is the key path of
+// the sub-document that was decoded (a device's options) so that the line
+// can be found in the original file.
+func tomlError(file string, prefix []string, pos positions, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) && len(strict.Errors) > 0 {
+		de := strict.Errors[0]
+		path := append(append([]string(nil), prefix...), de.Key()...)
+		line := pos.line(path)
+		if prefix == nil {
+			line, _ = de.Position()
+		}
+		return &Error{File: file, Line: line, Key: keyString(path), Msg: "unknown key (not a setting of this section; check its spelling against stationd.example.toml)"}
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		path := append(append([]string(nil), prefix...), de.Key()...)
+		line := pos.line(path)
+		if prefix == nil {
+			line, _ = de.Position()
+		}
+		return &Error{File: file, Line: line, Key: keyString(path), Msg: friendlier(de.Error())}
+	}
+	return &Error{File: file, Line: pos.line(prefix), Key: keyString(prefix), Msg: err.Error()}
+}
+
+var typeMismatch = regexp.MustCompile(`cannot decode TOML (\w+) into .* of type (\S+)$`)
+
+// friendlier rewrites go-toml's wording, which names Go struct fields, in
+// the terms of the file.
+func friendlier(msg string) string {
+	if m := typeMismatch.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("wrong type: a TOML %s where a %s is expected", m[1], m[2])
+	}
+	return strings.TrimPrefix(msg, "toml: ")
+}
+
+// keyString writes a path the way a reader finds it in the file:
+// device.1.options.baud becomes device[1].options.baud.
+func keyString(path []string) string {
+	var b strings.Builder
+	for i, k := range path {
+		if isIndex(k) && i > 0 {
+			fmt.Fprintf(&b, "[%s]", k)
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(k)
+	}
+	return b.String()
+}
+
+func isIndex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeOptions decodes a device's options table into its driver's options
+// struct, rejecting keys the driver does not know.
+func decodeOptions(file string, i int, d *Device, pos positions) error {
+	prefix := []string{"device", fmt.Sprint(i)}
+	drv, ok := devices.Lookup(d.Driver)
+	if !ok {
+		return &Error{File: file, Line: pos.line(append(prefix, "driver")), Key: keyString(append(prefix, "driver")),
+			Msg: fmt.Sprintf("unknown driver %q (this stationd knows %s)", d.Driver, strings.Join(devices.Drivers(), ", "))}
+	}
+	prefix = append(prefix, "options")
+	if drv.NewOptions == nil {
+		if len(d.Options) > 0 {
+			return &Error{File: file, Line: pos.line(prefix), Key: keyString(prefix), Msg: fmt.Sprintf("driver %q takes no options", d.Driver)}
+		}
+		return nil
+	}
+	opts := drv.NewOptions()
+	if len(d.Options) > 0 {
+		// Re-encode the table and decode it into the driver's struct: the
+		// same strict rules as the rest of the file.
+		sub, err := toml.Marshal(d.Options)
+		if err != nil {
+			return &Error{File: file, Line: pos.line(prefix), Key: keyString(prefix), Msg: err.Error()}
+		}
+		dec := toml.NewDecoder(bytes.NewReader(sub)).DisallowUnknownFields()
+		if err := dec.Decode(opts); err != nil {
+			return tomlError(file, prefix, pos, err)
+		}
+	}
+	if v, ok := opts.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				path := append(prefix, fe.Key)
+				return &Error{File: file, Line: pos.line(path), Key: keyString(path), Msg: fe.Msg}
+			}
+			return &Error{File: file, Line: pos.line(prefix), Key: keyString(prefix), Msg: err.Error()}
+		}
+	}
+	d.Decoded = opts
+	return nil
+}
+
+// FieldError lets a driver's options Validate method name the offending key
+// so that the error points at its line.
+type FieldError struct {
+	Key string // the option's toml name
+	Msg string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
+
+var stationID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func (c *Config) validate(pos positions) error {
+	bad := func(msg string, path ...string) error {
+		return &Error{File: c.File, Line: pos.line(path), Key: keyString(path), Msg: msg}
+	}
+	if !stationID.MatchString(c.Station.ID) {
+		return bad(fmt.Sprintf("%q is not a station id (1-64 letters, digits, '-' or '_')", c.Station.ID), "station", "id")
+	}
+	if c.Station.DataDir == "" {
+		return bad("must not be empty", "station", "data_dir")
+	}
+	host, _, err := net.SplitHostPort(c.HTTP.Listen)
+	if err != nil {
+		return bad(fmt.Sprintf("%q is not host:port", c.HTTP.Listen), "http", "listen")
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return bad(fmt.Sprintf("%q is not a loopback address: the operator API must only be reachable from this computer (use 127.0.0.1)", host), "http", "listen")
+	}
+	if c.HTTP.ShutdownTimeout.Duration <= 0 {
+		return bad("must be positive", "http", "shutdown_timeout")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad(fmt.Sprintf("%q: use \"text\" or \"json\"", c.Log.Format), "log", "format")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad(fmt.Sprintf("%q: use debug, info, warn or error", c.Log.Level), "log", "level")
+	}
+	for _, d := range []struct {
+		v    Duration
+		name string
+	}{{c.Registry.OpenTimeout, "open_timeout"}, {c.Registry.RetryMin, "retry_min"}, {c.Registry.RetryMax, "retry_max"}} {
+		if d.v.Duration <= 0 {
+			return bad("must be positive", "registry", d.name)
+		}
+	}
+	if c.Registry.RetryMax.Duration < c.Registry.RetryMin.Duration {
+		return bad("must not be less than retry_min", "registry", "retry_max")
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Devices {
+		at := func(k string) []string { return []string{"device", fmt.Sprint(i), k} }
+		if !stationID.MatchString(d.ID) {
+			return bad(fmt.Sprintf("%q is not a device id (1-64 letters, digits, '-' or '_')", d.ID), at("id")...)
+		}
+		if seen[d.ID] {
+			return bad(fmt.Sprintf("device id %q is used twice", d.ID), at("id")...)
+		}
+		seen[d.ID] = true
+	}
+	return nil
+}
+
+// RegistryOptions returns the devices.Options the configuration asks for.
+func (c *Config) RegistryOptions() devices.Options {
+	return devices.Options{
+		OpenTimeout: c.Registry.OpenTimeout.Duration,
+		RetryMin:    c.Registry.RetryMin.Duration,
+		RetryMax:    c.Registry.RetryMax.Duration,
+	}
+}
