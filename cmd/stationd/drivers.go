@@ -1,0 +1,5 @@
+package main
+
+// The device drivers this stationd knows, by blank import: each registers
+// itself with package devices (database/sql style).
+import ()

@@ -1,0 +1,393 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/openenroll/stationd/devices"
+	"github.com/openenroll/stationd/station/buildinfo"
+)
+
+// Websocket timing, in the manner of gorilla's chat example.
+const (
+	// writeWait bounds one write to a client; a browser that cannot take a
+	// message in this time is gone or hopelessly slow and is dropped.
+	writeWait = 5 * time.Second
+	// pongWait is how long a client may stay silent (no pong, no message)
+	// before the connection is considered dead.
+	pongWait = 30 * time.Second
+	// pingPeriod must be shorter than pongWait so a live client always has
+	// a ping to answer in time.
+	pingPeriod = pongWait * 9 / 10
+	// clientQueue is each client's queue of device events; a client that
+	// falls this far behind loses the oldest and gets a fresh snapshot.
+	clientQueue = 256
+)
+
+// Options configure a Server.
+type Options struct {
+	Registry  *devices.Registry
+	Logger    *slog.Logger
+	StationID string
+}
+
+// Server serves stationd's local HTTP API.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *prometheus.Registry
+	up      websocket.Upgrader
+
+	events  *prometheus.CounterVec
+	clients prometheus.Gauge
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[*websocket.Conn]struct{}
+}
+
+// New returns a server for the given registry. Call Run to follow the
+// registry's events for metrics, and Close to end websocket connections.
+func New(opts Options) *Server {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{opts: opts, log: log, mux: http.NewServeMux(), metrics: prometheus.NewRegistry(),
+		ctx: ctx, cancel: cancel, conns: map[*websocket.Conn]struct{}{}}
+	s.up = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 16384, CheckOrigin: sameOrigin}
+	s.registerMetrics()
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}))
+	s.mux.HandleFunc("GET /api/devices", s.apiDevices)
+	s.mux.HandleFunc("GET /ws", s.ws)
+	return s
+}
+
+// Handler returns the HTTP handler to serve.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Mux lets other parts of the station add routes (the operator UI).
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// Metrics lets other parts of the station register their collectors.
+func (s *Server) Metrics() prometheus.Registerer { return s.metrics }
+
+// sameOrigin accepts clients without an Origin header (programs such as
+// stationctl) and browsers whose page came from this very server; a page
+// from any other site may not drive the station (cross-site websocket
+// hijacking).
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+func (s *Server) registerMetrics() {
+	bi := buildinfo.Get()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "stationd_build_info", Help: "Build of the running stationd (always 1).",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "commit": bi.Commit, "goversion": bi.GoVersion},
+	})
+	build.Set(1)
+	s.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "stationd_device_events_total", Help: "Device events by type (device.added, device.removed, device.state).",
+	}, []string{"type"})
+	s.clients = prometheus.NewGauge(prometheus.GaugeOpts{Name: "stationd_ws_clients", Help: "Open websocket connections."})
+	s.metrics.MustRegister(build, s.events, s.clients, deviceCollector{s},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+// deviceCollector reports each device's state from the registry at scrape
+// time, so the gauge can never drift from the truth.
+type deviceCollector struct{ s *Server }
+
+var deviceStateDesc = prometheus.NewDesc("stationd_device_state",
+	"1 for the state each device is in, 0 for the others.", []string{"device", "kind", "driver", "state"}, nil)
+
+func (c deviceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- deviceStateDesc }
+
+func (c deviceCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.s.opts.Registry == nil {
+		return
+	}
+	for _, st := range c.s.opts.Registry.Snapshot() {
+		for s := devices.StateAbsent; s <= devices.StateNeedsCalibration; s++ {
+			v := 0.0
+			if st.State == s {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(deviceStateDesc, prometheus.GaugeValue, v,
+				st.Info.ID, string(st.Info.Kind), st.Info.Driver, s.String())
+		}
+	}
+}
+
+// Run counts registry events for /metrics until ctx ends or Close.
+func (s *Server) Run(ctx context.Context) {
+	if s.opts.Registry == nil {
+		return
+	}
+	sub := s.opts.Registry.Subscribe(0)
+	defer sub.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.ctx.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		s.events.WithLabelValues(string(ev.Type)).Inc()
+	}
+}
+
+// Close ends every websocket connection and waits for their goroutines.
+func (s *Server) Close() {
+	s.cancel()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"status": "ok", "station": s.opts.StationID, "build": buildinfo.Get()})
+}
+
+func (s *Server) apiDevices(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	var list []devices.Status
+	if s.opts.Registry != nil {
+		list = s.opts.Registry.Snapshot()
+	}
+	if list == nil {
+		list = []devices.Status{}
+	}
+	json.NewEncoder(w).Encode(map[string]any{"devices": list})
+}
+
+// conn is one websocket client.
+type conn struct {
+	s    *Server
+	ws   *websocket.Conn
+	send chan Envelope // replies from the read pump to the write pump
+	log  *slog.Logger
+}
+
+func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.up.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Warn("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		return // the upgrader has written the HTTP error
+	}
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		ws.Close()
+		return
+	}
+	s.conns[ws] = struct{}{}
+	s.wg.Add(2)
+	s.mu.Unlock()
+	s.clients.Inc()
+	c := &conn{s: s, ws: ws, send: make(chan Envelope, 16), log: s.log.With("remote", r.RemoteAddr)}
+	var sub *devices.Subscription
+	if s.opts.Registry != nil {
+		sub = s.opts.Registry.Subscribe(clientQueue)
+	}
+	done := make(chan struct{})
+	go func() { defer s.wg.Done(); c.readPump(done) }()
+	go func() {
+		defer s.wg.Done()
+		c.writePump(done, sub)
+		if sub != nil {
+			sub.Close()
+		}
+		ws.Close()
+		s.mu.Lock()
+		delete(s.conns, ws)
+		s.mu.Unlock()
+		s.clients.Dec()
+	}()
+}
+
+// readPump reads client commands and queues their replies. It closes done
+// when the client goes away.
+func (c *conn) readPump(done chan struct{}) {
+	defer close(done)
+	c.ws.SetReadLimit(MaxMessageBytes)
+	c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
+	for {
+		mt, msg, err := c.ws.ReadMessage()
+		if err != nil {
+			if websocket.IsUnexpectedCloseError(err, websocket.CloseGoingAway, websocket.CloseNormalClosure) {
+				c.log.Info("websocket client gone", "err", err)
+			}
+			return
+		}
+		c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		if mt != websocket.TextMessage {
+			c.reply(errorEnvelope("", "bad_message", "commands are JSON text messages"))
+			continue
+		}
+		req, err := DecodeEnvelope(msg)
+		if err != nil {
+			c.reply(errorEnvelope("", "bad_message", err.Error()))
+			continue
+		}
+		c.reply(c.s.handle(req))
+	}
+}
+
+func (c *conn) reply(e Envelope) {
+	select {
+	case c.send <- e:
+	default:
+		// A client that sends commands faster than it reads replies is
+		// misbehaving; drop the reply rather than block reading.
+		c.log.Warn("websocket reply dropped: client not reading", "type", e.Type)
+	}
+}
+
+func errorEnvelope(id, code, msg string) Envelope {
+	e, _ := NewEnvelope("error", id, ErrorPayload{Code: code, Message: msg})
+	return e
+}
+
+// handle answers one command.
+func (s *Server) handle(req Envelope) Envelope {
+	switch req.Type {
+	case "ping":
+		e, _ := NewEnvelope("pong", req.ID, nil)
+		return e
+	case "devices.list":
+		e, _ := NewEnvelope("devices.list.result", req.ID, s.snapshot())
+		return e
+	default:
+		return errorEnvelope(req.ID, "unknown_type", "no such command: "+req.Type)
+	}
+}
+
+// DevicesPayload is the body of "devices.snapshot" and "devices.list.result".
+type DevicesPayload struct {
+	Devices []devices.Status `json:"devices"`
+}
+
+func (s *Server) snapshot() DevicesPayload {
+	p := DevicesPayload{Devices: []devices.Status{}}
+	if s.opts.Registry != nil {
+		p.Devices = append(p.Devices, s.opts.Registry.Snapshot()...)
+	}
+	return p
+}
+
+// writePump is the only writer of the connection: a hello with the device
+// snapshot, then device events, replies and pings.
+func (c *conn) writePump(done chan struct{}, sub *devices.Subscription) {
+	ticker := time.NewTicker(pingPeriod)
+	defer ticker.Stop()
+	hello, _ := NewEnvelope("hello", "", map[string]any{
+		"protocol": ProtocolVersion, "station": c.s.opts.StationID, "build": buildinfo.Get(), "devices": c.s.snapshot().Devices,
+	})
+	if c.write(hello) != nil {
+		return
+	}
+	events := make(chan devices.Event)
+	ctx, cancel := context.WithCancel(c.s.ctx)
+	defer cancel()
+	if sub != nil {
+		go func() {
+			defer close(events)
+			for {
+				ev, err := sub.Next(ctx)
+				if err != nil {
+					return
+				}
+				select {
+				case events <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	defer func() {
+		cancel()
+		for range events { // let the event goroutine finish
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		case <-c.s.ctx.Done():
+			c.ws.SetWriteDeadline(time.Now().Add(time.Second))
+			c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "stationd stopping"))
+			return
+		case e := <-c.send:
+			if c.write(e) != nil {
+				return
+			}
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			if ev.Missed > 0 {
+				// This client fell behind: give it the whole truth again.
+				snap, _ := NewEnvelope("devices.snapshot", "", c.s.snapshot())
+				if c.write(snap) != nil {
+					return
+				}
+			}
+			e, err := NewEnvelope(string(ev.Type), "", ev)
+			if err != nil || c.write(e) != nil {
+				return
+			}
+		case <-ticker.C:
+			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) write(e Envelope) error {
+	c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := c.ws.WriteJSON(e); err != nil {
+		if !errors.Is(err, websocket.ErrCloseSent) {
+			c.log.Debug("websocket write failed", "err", err)
+		}
+		return err
+	}
+	return nil
+}
