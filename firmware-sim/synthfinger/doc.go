@@ -1,0 +1,42 @@
+// Package synthfinger generates synthetic fingerprint images in the manner of
+// SFinGe (Cappelli, Maio, Maltoni: "Synthetic fingerprint-image generation",
+// ICPR 2000, and the SFinGe chapter of the Handbook of Fingerprint
+// Recognition), written from the published descriptions. The simulators and
+// the committed tests use these images instead of real fingerprints.
+//
+// A master print exists per (identity, finger position 1..10): a pattern
+// class drawn with per-finger frequencies, cores and deltas placed on a
+// finger-shaped silhouette, an orientation field from the Sherlock-Monro
+// zero-pole model (a sinusoidal bump model for plain arches), a smooth ridge
+// period field around 8.6-10.2 px (500 ppi), and a ridge pattern grown by
+// iterative space-variant Gabor filtering from a few random seeds, so ridge
+// endings and bifurcations arise by themselves. Masters are deterministic in
+// (identity, finger) and kept in a small LRU cache.
+//
+// An Impression renders a master the way a sensor sees it: contact area,
+// pressure, dryness or wetness, blur, noise, rotation, off-centre placement,
+// platen dirt, and a small elastic skin distortion, at any size (416x560
+// by default, 256x288 for R30x modules), dark ridges on a light background.
+//
+// # Ground-truth quality label
+//
+// Every image carries a Label with Quality = round(100 * Usable * Clarity):
+//
+//   - Usable: visible contact pixels (contact weight >= 0.5 inside the image)
+//     divided by the contact pixels of the same finger placed centred,
+//     unrotated, with full contact, in an image of the same size; capped at 1.
+//     Contact regions are nested shrinks of the pad, so Usable falls with
+//     Contact and as the finger slides off the image.
+//   - Clarity = Cb * Cn * Cm * Cp * Cd, each in (0, 1]:
+//     Cb = exp(-2 pi^2 Blur^2 / T^2), the Gaussian blur's transfer function at
+//     the ridge frequency 1/T (T = the finger's mean ridge period);
+//     Cn = 1 / (1 + 1.5 (Noise/A)^2), with A = 100*Cb grey levels, the ridge
+//     amplitude left after blur (a signal-to-noise term);
+//     Cm = 1 - 0.8 |Moisture|^1.3 (dry breaks and wet merges);
+//     Cp = 1 - 0.7 (2 |Pressure - 0.5|)^1.5 (too light or too heavy);
+//     Cd = 1 - 0.4 Dirt.
+//
+// Each factor is monotone in its own parameter, so the label falls whenever
+// any one degradation gets worse with the others fixed. Rotation alone does
+// not lower the label except through the area it pushes out of the image.
+package synthfinger

@@ -1,0 +1,377 @@
+package synthfinger
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"math/rand/v2"
+)
+
+// PPI is the resolution of every generated image.
+const PPI = 500
+
+// Sensor sizes the rest of the project uses.
+const (
+	DefaultWidth  = 416 // NIST NFIQ 2 example / SFinGe plain impression
+	DefaultHeight = 560
+	R307Width     = 256 // R30x/ZFM optical module window
+	R307Height    = 288
+)
+
+// Limits on Impression fields; Print rejects values outside them.
+const (
+	MinSize  = 16
+	MaxSize  = 4096
+	MaxBlur  = 10  // Gaussian sigma, pixels
+	MaxNoise = 128 // grey levels
+)
+
+// Impression describes one acquisition of a finger: where and how it touched
+// the platen and what the sensor added. The zero value is not a good
+// impression (no contact, no pressure); start from GoodImpression.
+type Impression struct {
+	// Width, Height of the image in pixels at 500 ppi.
+	Width, Height int
+	// Contact is the fraction of the finger's full pad area that touches
+	// the platen, 0..1; the touching region is a centred, nested shrink of
+	// the pad outline (light touch leaves an island in the middle).
+	Contact float64
+	// Pressure 0..1; 0.5 is normal. Low pressure prints faint, thin,
+	// broken ridges; high pressure flattens them into wide, merging ones.
+	Pressure float64
+	// Moisture -1 (very dry: broken, grainy ridges) .. 0 (normal) .. +1
+	// (very wet: thick ridges, filled valleys, smudges).
+	Moisture float64
+	// Blur is the Gaussian blur sigma in pixels (defocus, motion), 0..10.
+	Blur float64
+	// Noise is the additive Gaussian sensor noise sigma in grey levels, 0..128.
+	Noise float64
+	// RotationDeg turns the finger clockwise on screen, -180..180.
+	RotationDeg float64
+	// OffsetX, OffsetY move the finger's centre away from the image centre,
+	// as a fraction of the image width and height, -1..1 (0.5 puts the
+	// centre on the image border: half the finger is off the platen).
+	OffsetX, OffsetY float64
+	// Dirt 0..1: platen dirt, dust specks and latent residue.
+	Dirt float64
+	// Seed drives everything random in this impression (skin distortion,
+	// noise, dirt, dry breaks, smudges). Same seed, same bytes.
+	Seed uint64
+}
+
+// Label is the ground truth that comes with every image.
+type Label struct {
+	// Quality 0..100, see the package documentation for the formula.
+	Quality int
+	// Class is one of the Class* constants.
+	Class string
+	// Cores and Deltas are the singular points that fall inside the image
+	// (image pixel coordinates, after rotation, offset and distortion).
+	Cores, Deltas []image.Point
+	// Imp is the impression the image was made with.
+	Imp Impression
+	// Usable is the visible contact area relative to a full, centred,
+	// unrotated contact of the same finger in an image of the same size,
+	// 0..1. Clarity is the product of the per-degradation factors, 0..1.
+	Usable, Clarity float64
+	// RidgePeriod is the finger's mean ridge period in pixels.
+	RidgePeriod float64
+}
+
+// GoodImpression is a clean, well-placed, full-contact 416x560 impression.
+func GoodImpression() Impression {
+	return Impression{
+		Width: DefaultWidth, Height: DefaultHeight,
+		Contact: 1, Pressure: 0.5, Moisture: 0,
+		Blur: 0, Noise: 0, RotationDeg: 0, Dirt: 0,
+		Seed: 1,
+	}
+}
+
+// RandomImpression draws an impression for fitting a quality model: about a
+// quarter near-perfect, the rest with one to four degradations each at a
+// uniformly drawn strength, so that labels spread over the whole 0..100
+// range. The size is 416x560 except one in five at 256x288.
+func RandomImpression(rng *rand.Rand) Impression {
+	imp := GoodImpression()
+	imp.Seed = rng.Uint64()
+	u := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
+	// mild, ever-present variation of a real capture
+	imp.Pressure = u(0.4, 0.6)
+	imp.Moisture = u(-0.15, 0.15)
+	imp.Blur = u(0, 0.6)
+	imp.Noise = u(0, 6)
+	imp.RotationDeg = u(-12, 12)
+	imp.OffsetX, imp.OffsetY = u(-0.05, 0.05), u(-0.05, 0.05)
+	imp.Contact = u(0.85, 1)
+	if rng.IntN(5) == 0 {
+		imp.Width, imp.Height = R307Width, R307Height
+	}
+	if rng.IntN(4) == 0 {
+		return imp
+	}
+	n := 1 + rng.IntN(4)
+	for range n {
+		switch rng.IntN(8) {
+		case 0:
+			imp.Contact = u(0.1, 1)
+		case 1:
+			if rng.IntN(2) == 0 {
+				imp.Pressure = u(0, 0.5)
+			} else {
+				imp.Pressure = u(0.5, 1)
+			}
+		case 2:
+			imp.Moisture = u(-1, 0)
+		case 3:
+			imp.Moisture = u(0, 1)
+		case 4:
+			imp.Blur = u(0, 4)
+		case 5:
+			imp.Noise = u(0, 70)
+		case 6:
+			imp.OffsetX, imp.OffsetY = u(-0.45, 0.45), u(-0.45, 0.45)
+			imp.RotationDeg = u(-40, 40)
+		case 7:
+			imp.Dirt = u(0, 1)
+		}
+	}
+	return imp
+}
+
+func (imp Impression) validate() error {
+	if imp.Width < MinSize || imp.Height < MinSize || imp.Width > MaxSize || imp.Height > MaxSize {
+		return fmt.Errorf("synthfinger: image size %dx%d out of range: width and height must be %d..%d pixels", imp.Width, imp.Height, MinSize, MaxSize)
+	}
+	check := func(name string, v, lo, hi float64) error {
+		if math.IsNaN(v) || v < lo || v > hi {
+			return fmt.Errorf("synthfinger: impression %s = %v out of range %v..%v", name, v, lo, hi)
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		name      string
+		v, lo, hi float64
+	}{
+		{"Contact", imp.Contact, 0, 1},
+		{"Pressure", imp.Pressure, 0, 1},
+		{"Moisture", imp.Moisture, -1, 1},
+		{"Blur", imp.Blur, 0, MaxBlur},
+		{"Noise", imp.Noise, 0, MaxNoise},
+		{"RotationDeg", imp.RotationDeg, -180, 180},
+		{"OffsetX", imp.OffsetX, -1, 1},
+		{"OffsetY", imp.OffsetY, -1, 1},
+		{"Dirt", imp.Dirt, 0, 1},
+	} {
+		if err := check(c.name, c.v, c.lo, c.hi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ClassOf returns the pattern class of a finger without generating it.
+func ClassOf(identity uint64, finger int) (string, error) {
+	if finger < 1 || finger > 10 {
+		return "", errFinger(finger)
+	}
+	return pickClass(newRNG(identity, uint64(finger), 0x6d6173746572), finger), nil
+}
+
+func errFinger(finger int) error {
+	return fmt.Errorf("synthfinger: finger position %d out of range: use 1..10 (1 right thumb .. 10 left little, ANSI/NIST-ITL finger codes)", finger)
+}
+
+// Print renders one impression of finger (1..10) of the given identity, with
+// its ground-truth label. It is deterministic in (identity, finger, imp) and
+// safe for concurrent use.
+func Print(identity uint64, finger int, imp Impression) (*image.Gray, Label, error) {
+	if finger < 1 || finger > 10 {
+		return nil, Label{}, errFinger(finger)
+	}
+	if err := imp.validate(); err != nil {
+		return nil, Label{}, err
+	}
+	m := masters.get(identity, finger)
+	return render(m, identity, finger, imp)
+}
+
+// clarity returns the per-degradation clarity factors; see the package doc.
+func clarity(imp Impression, period float64) (blur, noise, moist, press, dirt float64) {
+	// Gaussian MTF at the ridge frequency 1/T: exp(-2 pi^2 sigma^2 / T^2)
+	blur = math.Exp(-2 * math.Pi * math.Pi * imp.Blur * imp.Blur / (period * period))
+	// ridge amplitude left after blur: half the ~200-level ridge/valley swing
+	amp := 100 * blur
+	r := imp.Noise / math.Max(amp, 1e-9)
+	noise = 1 / (1 + 1.5*r*r)
+	moist = 1 - 0.8*math.Pow(math.Abs(imp.Moisture), 1.3)
+	press = 1 - 0.7*math.Pow(2*math.Abs(imp.Pressure-0.5), 1.5)
+	dirt = 1 - 0.4*imp.Dirt
+	return
+}
+
+// logit-based approximation of the inverse normal CDF (enough for picking
+// thresholds on value-noise fields so that a given fraction lies below).
+func zOf(frac float64) float64 {
+	frac = clamp(frac, 1e-4, 1-1e-4)
+	return math.Log(frac/(1-frac)) / 1.702
+}
+
+// valueNoiseStd is the measured standard deviation of valueNoise.at.
+const valueNoiseStd = 0.62
+
+func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray, Label, error) {
+	W, H := imp.Width, imp.Height
+	rng := newRNG(identity, uint64(finger), imp.Seed, 0x696d70) // "imp"
+	u := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
+
+	// Geometry: output pixel -> finger (master) coordinates.
+	fcx, fcy := m.cx, m.cy+(m.bb-m.bt)/2 // middle of the pad
+	rot := imp.RotationDeg * math.Pi / 180
+	cr, sr := math.Cos(rot), math.Sin(rot)
+	ox := float64(W)/2 + imp.OffsetX*float64(W)
+	oy := float64(H)/2 + imp.OffsetY*float64(H)
+	// Skin elasticity: a smooth displacement of a few pixels that differs
+	// between impressions (SFinGe models plastic distortion similarly).
+	distN := newValueNoise(rng, masterW, masterH, 130)
+	distN2 := newValueNoise(rng, masterW, masterH, 130)
+	distAmp := u(2, 5)
+
+	wet := math.Max(imp.Moisture, 0)
+	dry := math.Max(-imp.Moisture, 0)
+	p := imp.Pressure
+	// Ridge threshold on the ridge signal: higher = thinner ridges.
+	thr := 0.05 + 0.55*dry - 0.6*wet - 0.7*(p-0.5)
+	// Ink darkness in grey levels: light touch and dry skin print paler.
+	dark := 215 * (0.55 + 0.9*math.Min(p, 0.5)) * (1 - 0.25*dry)
+	rc := math.Sqrt(imp.Contact)
+
+	breakN := newValueNoise(rng, W, H, 5.5) // dry ridge breaks
+	grainN := newValueNoise(rng, W, H, 1.6) // dry grain
+	smudgeN := newValueNoise(rng, W, H, 11) // wet smudges
+	paperN := newValueNoise(rng, W, H, 45)
+	breakZ := valueNoiseStd * zOf(0.55*dry)
+	smudgeZ := valueNoiseStd * zOf(1-0.3*wet)
+
+	pix := make([]float32, W*H)
+	var visible, reference int
+	for y := 0; y < H; y++ {
+		for x := 0; x < W; x++ {
+			fx, fy := float64(x)+0.5, float64(y)+0.5
+			// reference placement for the usable-area label
+			if m.contactR(fcx+fx-float64(W)/2, fcy+fy-float64(H)/2) <= 1 {
+				reference++
+			}
+			du, dv := fx-ox, fy-oy
+			bx := fcx + du*cr + dv*sr
+			by := fcy - du*sr + dv*cr
+			qx := bx + distAmp*distN.at(bx, by)
+			qy := by + distAmp*distN2.at(bx, by)
+
+			paper := 247 + 3*paperN.at(fx, fy)
+			r := m.contactR(qx, qy)
+			cw := clamp((rc-r)/0.025, 0, 1)
+			if cw >= 0.5 {
+				visible++
+			}
+			if cw <= 0 {
+				pix[y*W+x] = float32(paper)
+				continue
+			}
+			fade := smoothstep(rc-0.12, rc, r) // lighter pressure near the edge
+			t := thr + 0.45*fade
+			s := m.sample(qx, qy)
+			ink := smoothstep(t-0.25, t+0.25, s)
+			if dry > 0 {
+				b := smoothstep(breakZ-0.08, breakZ+0.08, breakN.at(fx, fy))
+				ink *= 0.12 + 0.88*b
+				ink *= 1 - 0.55*dry*smoothstep(-0.3, 0.6, grainN.at(fx, fy))
+			}
+			if wet > 0 {
+				sm := smoothstep(smudgeZ-0.1, smudgeZ+0.1, smudgeN.at(fx, fy))
+				ink = math.Max(ink, 0.85*sm)
+			}
+			shade := 1 - 0.14*m.shade.at(qx, qy) - 0.10*m.shade2.at(qx, qy)
+			d := dark * shade * (1 - 0.45*fade)
+			pix[y*W+x] = float32(paper - d*ink*cw)
+		}
+	}
+
+	addDirt(rng, pix, W, H, imp.Dirt)
+	gaussBlur(pix, W, H, imp.Blur)
+	img := image.NewGray(image.Rect(0, 0, W, H))
+	for i, v := range pix {
+		f := float64(v)
+		if imp.Noise > 0 {
+			f += imp.Noise * rng.NormFloat64()
+		}
+		img.Pix[i] = uint8(clamp(math.Round(f), 0, 255))
+	}
+
+	lab := Label{Class: m.class, Imp: imp, RidgePeriod: m.period}
+	if reference > 0 {
+		lab.Usable = math.Min(1, float64(visible)/float64(reference))
+	}
+	cb, cn, cm, cp, cd := clarity(imp, m.period)
+	lab.Clarity = cb * cn * cm * cp * cd
+	lab.Quality = int(math.Round(100 * lab.Usable * lab.Clarity))
+	toImage := func(q fpoint) (image.Point, bool) {
+		// undo the distortion approximately (it is smooth and small)
+		bx := q.X - distAmp*distN.at(q.X, q.Y)
+		by := q.Y - distAmp*distN2.at(q.X, q.Y)
+		vx, vy := bx-fcx, by-fcy
+		x := vx*cr - vy*sr + ox
+		y := vx*sr + vy*cr + oy
+		pt := image.Pt(int(math.Floor(x)), int(math.Floor(y)))
+		return pt, pt.In(image.Rect(0, 0, W, H))
+	}
+	for _, c := range m.cores {
+		if pt, ok := toImage(c); ok {
+			lab.Cores = append(lab.Cores, pt)
+		}
+	}
+	for _, d := range m.deltas {
+		if pt, ok := toImage(d); ok {
+			lab.Deltas = append(lab.Deltas, pt)
+		}
+	}
+	return img, lab, nil
+}
+
+// addDirt darkens the image with platen dirt: dust specks and smeared latent
+// residue, both scaling with amount (0..1).
+func addDirt(rng *rand.Rand, pix []float32, W, H int, amount float64) {
+	if amount <= 0 {
+		return
+	}
+	smear := newValueNoise(rng, W, H, 26)
+	tex := newValueNoise(rng, W, H, 2.2)
+	z := valueNoiseStd * zOf(1-0.35*amount)
+	for y := 0; y < H; y++ {
+		for x := 0; x < W; x++ {
+			fx, fy := float64(x), float64(y)
+			s := smoothstep(z-0.15, z+0.25, smear.at(fx, fy))
+			if s > 0 {
+				pix[y*W+x] -= float32(s * 80 * amount * (0.6 + 0.4*tex.at(fx, fy)))
+			}
+		}
+	}
+	specks := int(amount * float64(W*H) / 350)
+	for range specks {
+		cx, cy := rng.Float64()*float64(W), rng.Float64()*float64(H)
+		rad := 0.6 + 1.8*rng.Float64()*rng.Float64()
+		depth := 60 + 150*rng.Float64()
+		r := int(math.Ceil(2 * rad))
+		for j := -r; j <= r; j++ {
+			for i := -r; i <= r; i++ {
+				x, y := int(cx)+i, int(cy)+j
+				if x < 0 || y < 0 || x >= W || y >= H {
+					continue
+				}
+				dx, dy := float64(x)+0.5-cx, float64(y)+0.5-cy
+				w := math.Exp(-(dx*dx + dy*dy) / (2 * rad * rad))
+				pix[y*W+x] -= float32(depth * w)
+			}
+		}
+	}
+}
