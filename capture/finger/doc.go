@@ -1,0 +1,43 @@
+// Package finger scores the quality of 8-bit grey fingerprint images, in the
+// family of NIST NFIQ 2 (ISO/IEC 29794-4:2024), and rejects images that are not
+// fingerprints before any score is given.
+//
+// Assess takes an *image.Gray and its resolution in ppi (resampled to 500 ppi
+// when it differs) and returns a Result: a 0-100 score, the per-feature
+// values, the foreground (region of interest) mask and reasons an officer can
+// act on ("press harder", "finger too dry", ...).
+//
+// The pipeline, all pure functions on one image (no I/O, no goroutines):
+//
+//   - segmentation on 16x16 blocks of a lightly smoothed copy (block grey
+//     level standard deviation), cleaned with a largest-component filter;
+//   - contrast: image mean (NFIQ 2 "Mu") and mean of block means ("MMB");
+//   - orientation from the gradient structure tensor: orientation certainty
+//     level (OCL, ISO/IEC 29794-4 annex on OCL: 1 - λmin/λmax per 32x32 block),
+//     ridge orientation coherence, and orientation flow (OFL: the mean angle
+//     between neighbouring blocks above a 4° floor);
+//   - a ridge profile per 32x32 block, taken across the ridges, from which
+//     come local clarity (LCS), frequency domain analysis (FDA), the ridge
+//     period and ridge-valley uniformity (RVU, ridge width over valley width);
+//   - minutiae from this package's own extractor: local-mean binarisation,
+//     Zhang-Suen thinning, crossing number, removal of spurs, short ridges,
+//     ridge breaks and bridges; the count and the count in a 200x200 region
+//     around the foreground's centre (as NFIQ 2's "COMMinRect200x200").
+//
+// The not-a-fingerprint gate (gate.go) needs a fingerprint-sized ridge pattern
+// over most of the foreground, orientations that change across the print and a
+// plausible minutiae density; noise, blanks, gradients, text, faces, fabrics,
+// stripes and rings fail one of these.
+//
+// The score is a logistic model over standardised features (model.go) whose
+// coefficients live in model_gen.go. That file is generated, in the open, by
+// cmd/fitquality from the project's own synthetic prints
+// (firmware-sim/synthfinger, labelled impressions). To re-fit, from the module
+// root:
+//
+//	go run ./cmd/fitquality -out capture/finger/model_gen.go
+//
+// (add -n 600 -seed 1 to change the training set size or seed). The agreement
+// with NFIQ 2 is checked, not fitted, by TestCalibrationNFIQ2 when the shared
+// calibration set is present.
+package finger
