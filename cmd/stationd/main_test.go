@@ -103,7 +103,7 @@ var switchable = struct {
 type switchDev struct{}
 
 func (switchDev) Info() devices.Info { return devices.Info{Vendor: "test", Model: "switch"} }
-func (switchDev) Close() error        { return nil }
+func (switchDev) Close() error       { return nil }
 
 func init() {
 	devices.Register(devices.Driver{Name: "stationd-test-switch", Kind: devices.KindPedal,
