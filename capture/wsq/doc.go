@@ -1,0 +1,29 @@
+// Package wsq encodes and decodes gray-scale fingerprint images in the FBI's
+// Wavelet Scalar Quantization format ("WSQ Gray-scale Fingerprint Image
+// Compression Specification", IAFIS-IC-0110, version 3.1), the compression
+// that ANSI/NIST-ITL Type-14 records call WSQ20 and ISO/IEC 19794-4 calls WSQ.
+//
+// The codec is written from the specification:
+//
+//   - a 9/7 biorthogonal filter bank with whole-sample symmetric extension at
+//     both ends of every line (spec Part 1 §A), applied as a fixed tree of 20
+//     two-dimensional splits that yields the 64-subband decomposition of
+//     spec Figure A.2 (subbands 60-63 are never transmitted);
+//   - per-subband variances and the FBI encoder #1 bit allocation (spec
+//     Part 3) that chooses quantizer bin widths Q_k for a target bit rate,
+//     with zero bins Z_k = 1.2 Q_k and reconstruction offset C = 0.44;
+//   - the spec's Huffman coding: run-length and escape categories, canonical
+//     codes limited to 16 bits, blocks introduced by SOB markers, and the
+//     table/frame markers SOI, SOF, SOB, DTT, DQT, DHT, DRT, COM and EOI;
+//   - a NISTCOM comment that carries the image's resolution (PPI).
+//
+// The decoder reads everything this encoder writes and what the
+// specification lets other encoders write: tables in any order before the
+// data, several Huffman tables in one DHT segment, any number of blocks,
+// comments anywhere between segments, restart markers, and any odd-length
+// symmetric filter pair in the DTT. Even-length (asymmetric) filter banks
+// are rejected with an error. Every size the decoder allocates is bounded
+// by the frame header (at most MaxPixels pixels) and by the input length.
+//
+// The package is pure computation: no I/O of its own, no goroutines.
+package wsq
