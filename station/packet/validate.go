@@ -1,0 +1,150 @@
+package packet
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/openenroll/stationd/station/packet/ansinist"
+	"github.com/openenroll/stationd/station/packet/iso19794"
+)
+
+// Records are the parsed biometric records of an opened packet.
+type Records struct {
+	Transaction *ansinist.Decoded
+	Fingers     *iso19794.FingerRecord // nil when every finger is an exception
+	Face        *iso19794.FaceRecord   // nil without a face
+}
+
+// checkRecords parses the ANSI/NIST transaction and ISO records back and
+// checks each against the signed manifest: the same fingers in the same
+// order, sizes, resolutions, compression, quality and image hashes.
+func checkRecords(m *Manifest, c *Contents) (*Records, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidRecords, fmt.Sprintf(format, args...))
+	}
+	var captured []FingerEntry
+	exceptions := map[int]FingerEntry{}
+	for _, f := range m.Fingers {
+		switch f.Status {
+		case StatusCaptured:
+			if f.Quality == nil {
+				return nil, bad("%s: captured without a quality entry", f.Position)
+			}
+			captured = append(captured, f)
+		case StatusException:
+			if f.Exception == nil {
+				return nil, bad("%s: exception without a reason", f.Position)
+			}
+			if f.Exception.PhotoItem != "" {
+				if _, ok := c.Item(f.Exception.PhotoItem); !ok {
+					return nil, bad("%s: exception photo %q missing", f.Position, f.Exception.PhotoItem)
+				}
+			}
+			exceptions[int(f.Position)] = f
+		default:
+			return nil, bad("%s: status %q unknown", f.Position, f.Status)
+		}
+	}
+	r := &Records{}
+	an2, ok := c.Item(ItemTransaction)
+	if !ok {
+		return nil, bad("no %s item", ItemTransaction)
+	}
+	d, err := ansinist.Decode(an2)
+	if err != nil {
+		return nil, bad("%s: %v", ItemTransaction, err)
+	}
+	r.Transaction = d
+	if d.Type1.TCN != m.SessionID {
+		return nil, bad("Type-1 TCN %q is not the session id", d.Type1.TCN)
+	}
+	if len(d.Type2) != 1 {
+		return nil, bad("%d Type-2 records, want 1", len(d.Type2))
+	}
+	t2 := map[int][][]string{}
+	for _, f := range d.Type2[0].Fields {
+		t2[f.Num] = f.Items
+	}
+	if v := t2[t2ApplicantRef]; len(v) != 1 || len(v[0]) != 1 || v[0][0] != m.ApplicantRef {
+		return nil, bad("Type-2 applicant reference differs from the manifest")
+	}
+	if v := t2[t2StationID]; len(v) != 1 || len(v[0]) != 1 || v[0][0] != m.StationID {
+		return nil, bad("Type-2 station id differs from the manifest")
+	}
+	if len(t2[t2Exceptions]) != len(exceptions) {
+		return nil, bad("Type-2 lists %d finger exceptions, manifest %d", len(t2[t2Exceptions]), len(exceptions))
+	}
+	for _, sf := range t2[t2Exceptions] {
+		pos, _ := strconv.Atoi(sf[0])
+		fe, ok := exceptions[pos]
+		if !ok || len(sf) != 3 || sf[1] != fe.Exception.Reason.ampCode() || sf[2] != string(fe.Exception.Reason) {
+			return nil, bad("Type-2 exception %v differs from the manifest", sf)
+		}
+	}
+	if (m.Face != nil) != (len(d.Type10) == 1) || len(d.Type10) > 1 {
+		return nil, bad("%d Type-10 records for %v face entries", len(d.Type10), m.Face != nil)
+	}
+	if m.Face != nil {
+		t := d.Type10[0]
+		if t.HLL != m.Face.Width || t.VLL != m.Face.Height || hexSum(t.Data) != m.Face.ImageSHA256 {
+			return nil, bad("Type-10 image differs from the manifest")
+		}
+	}
+	if len(d.Type14) != len(captured) {
+		return nil, bad("%d Type-14 records for %d captured fingers", len(d.Type14), len(captured))
+	}
+	for i, f := range captured {
+		t := d.Type14[i]
+		switch {
+		case len(t.FGP) != 1 || t.FGP[0] != int(f.Position):
+			return nil, bad("Type-14 record %d is finger %v, manifest says %s", i, t.FGP, f.Position)
+		case t.HLL != f.Width || t.VLL != f.Height || t.THPS != f.PPI || t.TVPS != f.PPI || t.SLC != ansinist.ScalePPI:
+			return nil, bad("Type-14 %s size or resolution differs from the manifest", f.Position)
+		case t.CGA != string(m.FingerCompression):
+			return nil, bad("Type-14 %s compression %q, manifest %q", f.Position, t.CGA, m.FingerCompression)
+		case len(t.FQM) != 1 || t.FQM[0].Score != ansiScore(*f.Quality):
+			return nil, bad("Type-14 %s quality metric differs from the manifest", f.Position)
+		case hexSum(t.Data) != f.ImageSHA256:
+			return nil, bad("Type-14 %s image differs from the manifest", f.Position)
+		}
+	}
+	fir, hasFir := c.Item(ItemFingers)
+	if hasFir != (len(captured) > 0) {
+		return nil, bad("%s present=%v with %d captured fingers", ItemFingers, hasFir, len(captured))
+	}
+	if hasFir {
+		fr, err := iso19794.ParseFinger(fir)
+		if err != nil {
+			return nil, bad("%s: %v", ItemFingers, err)
+		}
+		if len(fr.Representations) != len(captured) {
+			return nil, bad("%s holds %d representations for %d captured fingers", ItemFingers, len(fr.Representations), len(captured))
+		}
+		for i, f := range captured {
+			rep := fr.Representations[i]
+			if int(rep.Position) != int(f.Position) || int(rep.Width) != f.Width || int(rep.Height) != f.Height ||
+				int(rep.ImageH) != f.PPI || rep.Compression != isoCompression(m.FingerCompression) ||
+				len(rep.Quality) != 1 || rep.Quality[0].Score != isoScore(*f.Quality) || hexSum(rep.Image) != f.ImageSHA256 {
+				return nil, bad("%s representation %d (%s) differs from the manifest", ItemFingers, i+1, f.Position)
+			}
+		}
+		r.Fingers = fr
+	}
+	fac, hasFac := c.Item(ItemFace)
+	if hasFac != (m.Face != nil) {
+		return nil, bad("%s present=%v, face in manifest=%v", ItemFace, hasFac, m.Face != nil)
+	}
+	if hasFac {
+		fr, err := iso19794.ParseFace(fac)
+		if err != nil {
+			return nil, bad("%s: %v", ItemFace, err)
+		}
+		rep := fr.Representations[0]
+		if len(fr.Representations) != 1 || int(rep.Width) != m.Face.Width || int(rep.Height) != m.Face.Height ||
+			hexSum(rep.Image) != m.Face.ImageSHA256 {
+			return nil, bad("%s differs from the manifest", ItemFace)
+		}
+		r.Face = fr
+	}
+	return r, nil
+}
