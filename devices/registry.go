@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/openenroll/stationd/devices/fanout"
 )
 
 // EventType names what happened to a device.
@@ -371,7 +373,7 @@ func (r *Registry) publishLocked(t EventType, e *entry) {
 	r.seq++
 	ev := Event{Seq: r.seq, Type: t, Time: time.Now().UTC(), Device: e.info, State: e.state, Detail: e.detail}
 	for s := range r.subs {
-		s.push(ev)
+		s.q.Push(ev)
 	}
 }
 
@@ -407,11 +409,11 @@ func (r *Registry) Subscribe(queueLen int) *Subscription {
 	if queueLen <= 0 {
 		queueLen = r.opts.QueueLen
 	}
-	s := &Subscription{r: r, q: make([]Event, queueLen), notify: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &Subscription{r: r, q: fanout.New[Event](queueLen)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		s.closeLocal()
+		s.q.Close()
 		return s
 	}
 	r.subs[s] = struct{}{}
@@ -448,96 +450,37 @@ func (r *Registry) Close() error {
 	r.subs = map[*Subscription]struct{}{}
 	r.mu.Unlock()
 	for s := range subs {
-		s.closeLocal()
+		s.q.Close()
 	}
 	return errors.Join(errs...)
 }
 
 // Subscription is one consumer's queue of registry events.
 type Subscription struct {
-	r      *Registry
-	mu     sync.Mutex
-	q      []Event // ring buffer
-	head   int     // index of the oldest queued event
-	n      int     // number queued
-	missed uint64  // dropped since the last delivered event
-	total  uint64  // dropped in all
-	closed bool
-	notify chan struct{}
-	done   chan struct{}
-}
-
-func (s *Subscription) push(ev Event) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	if s.n == len(s.q) {
-		// Full: drop the oldest so that the newest state is always kept.
-		s.head = (s.head + 1) % len(s.q)
-		s.n--
-		s.missed++
-		s.total++
-	}
-	s.q[(s.head+s.n)%len(s.q)] = ev
-	s.n++
-	s.mu.Unlock()
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
+	r *Registry
+	q *fanout.Queue[Event]
 }
 
 // Next returns the oldest queued event, waiting for one if none is queued.
-// It returns ErrClosed after the subscription or the registry is closed and
+// Its Missed field counts events this subscriber lost just before it. Next
+// returns ErrClosed after the subscription or the registry is closed and
 // the queue is drained, or the context's error.
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
-	for {
-		s.mu.Lock()
-		if s.n > 0 {
-			ev := s.q[s.head]
-			s.q[s.head] = Event{}
-			s.head = (s.head + 1) % len(s.q)
-			s.n--
-			ev.Missed, s.missed = s.missed, 0
-			s.mu.Unlock()
-			return ev, nil
-		}
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
-			return Event{}, ErrClosed
-		}
-		select {
-		case <-ctx.Done():
-			return Event{}, ctx.Err()
-		case <-s.notify:
-		case <-s.done:
-		}
+	ev, missed, err := s.q.Next(ctx)
+	if errors.Is(err, fanout.ErrClosed) {
+		return ev, ErrClosed
 	}
+	ev.Missed = missed
+	return ev, err
 }
 
 // Dropped returns how many events this subscriber has lost in all.
-func (s *Subscription) Dropped() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total
-}
+func (s *Subscription) Dropped() uint64 { return s.q.Dropped() }
 
 // Close ends the subscription; a blocked Next returns ErrClosed.
 func (s *Subscription) Close() {
 	s.r.mu.Lock()
 	delete(s.r.subs, s)
 	s.r.mu.Unlock()
-	s.closeLocal()
-}
-
-func (s *Subscription) closeLocal() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
-		close(s.done)
-	}
+	s.q.Close()
 }
