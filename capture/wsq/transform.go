@@ -83,7 +83,17 @@ func newFilterBank(lo, hi []float64) (*filterBank, error) {
 		}
 	}
 	fb.dcSynth = float32(dc)
+	fb.keven, fb.kodd = trimZeros(fb.keven), trimZeros(fb.kodd)
 	return fb, nil
+}
+
+// trimZeros drops trailing zero taps (the 9/7 pair's even-output kernel
+// has 7 taps, not 9).
+func trimZeros(k []float32) []float32 {
+	for len(k) > 1 && k[len(k)-1] == 0 {
+		k = k[:len(k)-1]
+	}
+	return k
 }
 
 var specFilters = func() *filterBank {
@@ -116,6 +126,7 @@ func reflect(m, n int) int {
 type transformer struct {
 	fb    *filterBank
 	ext   []float32   // one extended line
+	half  []float32   // the two output phases of one line
 	tmp   []float32   // a copy of the region being split
 	rows  [][]float32 // extended list of row slices for vertical passes
 	rIdx  []int
@@ -133,6 +144,7 @@ func newTransformer(fb *filterBank, plane, tmp []float32, width, height int) *tr
 	return &transformer{
 		fb:    fb,
 		ext:   make([]float32, n+2*fb.pad),
+		half:  make([]float32, n),
 		tmp:   tmp[:0],
 		rows:  make([][]float32, n+2*fb.pad),
 		rIdx:  make([]int, n+2*fb.pad),
@@ -168,13 +180,35 @@ func offsets(n int, inv bool) (lOff, hOff, llen, hlen int) {
 	return 0, llen, llen, hlen
 }
 
-// filterAt computes sum_d h[|d|] e[j+d] for a symmetric half filter h.
-func filterAt(h, e []float32, j int) float32 {
-	s := h[0] * e[j]
-	for d := 1; d < len(h); d++ {
-		s += h[d] * (e[j-d] + e[j+d])
+// convolve2 computes out[k] = sum_d h[|d|] e[j0+2k+d] for a symmetric half
+// filter h: one polyphase branch of a filter, every other input sample.
+// The 9/7 bank's lengths get unrolled loops.
+func convolve2(out, h, e []float32, j0 int) {
+	switch len(h) {
+	case 5:
+		c0, c1, c2, c3, c4 := h[0], h[1], h[2], h[3], h[4]
+		for k := range out {
+			j := j0 + 2*k
+			s := e[j-4 : j+5 : j+5]
+			out[k] = c0*s[4] + c1*(s[3]+s[5]) + c2*(s[2]+s[6]) + c3*(s[1]+s[7]) + c4*(s[0]+s[8])
+		}
+	case 4:
+		c0, c1, c2, c3 := h[0], h[1], h[2], h[3]
+		for k := range out {
+			j := j0 + 2*k
+			s := e[j-3 : j+4 : j+4]
+			out[k] = c0*s[3] + c1*(s[2]+s[4]) + c2*(s[1]+s[5]) + c3*(s[0]+s[6])
+		}
+	default:
+		for k := range out {
+			j := j0 + 2*k
+			v := h[0] * e[j]
+			for d := 1; d < len(h); d++ {
+				v += h[d] * (e[j-d] + e[j+d])
+			}
+			out[k] = v
+		}
 	}
-	return s
 }
 
 func (t *transformer) analyzeRows(r rect, inv bool) {
@@ -193,12 +227,8 @@ func (t *transformer) analyzeRows(r rect, inv bool) {
 			e[pad-i] = line[reflect(-i, n)]
 			e[pad+n-1+i] = line[reflect(n-1+i, n)]
 		}
-		for k := 0; k < llen; k++ {
-			line[lOff+k] = filterAt(lo, e, pad+2*k)
-		}
-		for k := 0; k < hlen; k++ {
-			line[hOff+k] = filterAt(hi, e, pad+2*k+1)
-		}
+		convolve2(line[lOff:lOff+llen], lo, e, pad)
+		convolve2(line[hOff:hOff+hlen], hi, e, pad+1)
 	}
 }
 
@@ -221,16 +251,39 @@ func (t *transformer) regionRows(r rect) [][]float32 {
 
 // filterRows writes sum_d h[|d|] rows[j+d] into dst.
 func filterRows(dst []float32, h []float32, rows [][]float32, j int) {
-	c0 := h[0]
-	src := rows[j][:len(dst)]
-	for i := range dst {
-		dst[i] = c0 * src[i]
-	}
-	for d := 1; d < len(h); d++ {
-		c := h[d]
-		a, b := rows[j-d][:len(dst)], rows[j+d][:len(dst)]
+	n := len(dst)
+	switch len(h) {
+	case 5:
+		c0, c1, c2, c3, c4 := h[0], h[1], h[2], h[3], h[4]
+		r0 := rows[j][:n]
+		a1, b1 := rows[j-1][:n], rows[j+1][:n]
+		a2, b2 := rows[j-2][:n], rows[j+2][:n]
+		a3, b3 := rows[j-3][:n], rows[j+3][:n]
+		a4, b4 := rows[j-4][:n], rows[j+4][:n]
 		for i := range dst {
-			dst[i] += c * (a[i] + b[i])
+			dst[i] = c0*r0[i] + c1*(a1[i]+b1[i]) + c2*(a2[i]+b2[i]) + c3*(a3[i]+b3[i]) + c4*(a4[i]+b4[i])
+		}
+	case 4:
+		c0, c1, c2, c3 := h[0], h[1], h[2], h[3]
+		r0 := rows[j][:n]
+		a1, b1 := rows[j-1][:n], rows[j+1][:n]
+		a2, b2 := rows[j-2][:n], rows[j+2][:n]
+		a3, b3 := rows[j-3][:n], rows[j+3][:n]
+		for i := range dst {
+			dst[i] = c0*r0[i] + c1*(a1[i]+b1[i]) + c2*(a2[i]+b2[i]) + c3*(a3[i]+b3[i])
+		}
+	default:
+		c0 := h[0]
+		src := rows[j][:n]
+		for i := range dst {
+			dst[i] = c0 * src[i]
+		}
+		for d := 1; d < len(h); d++ {
+			c := h[d]
+			a, b := rows[j-d][:n], rows[j+d][:n]
+			for i := range dst {
+				dst[i] += c * (a[i] + b[i])
+			}
 		}
 	}
 }
@@ -281,11 +334,14 @@ func (t *transformer) synthRows(r rect, inv bool) {
 			z[pad-i] = z[pad+reflect(-i, n)]
 			z[pad+n-1+i] = z[pad+reflect(n-1+i, n)]
 		}
-		for p := 0; p < n; p += 2 {
-			line[p] = filterAt(ke, z, pad+p)
+		even, odd := t.half[:(n+1)/2], t.half[(n+1)/2:n]
+		convolve2(even, ke, z, pad)
+		convolve2(odd, ko, z, pad+1)
+		for k, v := range even {
+			line[2*k] = v
 		}
-		for p := 1; p < n; p += 2 {
-			line[p] = filterAt(ko, z, pad+p)
+		for k, v := range odd {
+			line[2*k+1] = v
 		}
 	}
 }

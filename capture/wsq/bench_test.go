@@ -1,0 +1,62 @@
+package wsq
+
+import (
+	"image"
+	"testing"
+)
+
+// benchImage is the image the benchmarks code: a synthetic print from
+// firmware-sim/synthfinger when that package provides one, else the
+// package's own ridge pattern.
+func benchImage(b *testing.B, w, h int) *image.Gray {
+	b.Helper()
+	return ridgeImage(w, h, 11)
+}
+
+func benchEncode(b *testing.B, w, h int) {
+	img := benchImage(b, w, h)
+	var data []byte
+	var err error
+	b.SetBytes(int64(w * h))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		data, err = Encode(img, 500, DefaultBitrate)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	out, _, err := Decode(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(w*h)/float64(len(data)), "ratio")
+	b.ReportMetric(psnr(img, out), "psnr_dB")
+}
+
+func benchDecode(b *testing.B, w, h int) {
+	img := benchImage(b, w, h)
+	data, err := Encode(img, 500, DefaultBitrate)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out *image.Gray
+	b.SetBytes(int64(w * h))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		out, _, err = Decode(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(w*h)/float64(len(data)), "ratio")
+	b.ReportMetric(psnr(img, out), "psnr_dB")
+}
+
+func BenchmarkWSQEncode_416x560(b *testing.B) { benchEncode(b, 416, 560) }
+func BenchmarkWSQEncode_800x750(b *testing.B) { benchEncode(b, 800, 750) }
+func BenchmarkWSQDecode_416x560(b *testing.B) { benchDecode(b, 416, 560) }
+func BenchmarkWSQDecode_800x750(b *testing.B) { benchDecode(b, 800, 750) }
