@@ -5,8 +5,6 @@
 package flakyproxy
 
 import (
-	"errors"
-	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -184,10 +182,7 @@ func (p *Proxy) pipe(dst, src net.Conn, b *bucket, count *atomic.Int64, cut int6
 			count.Add(int64(n))
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				return false
-			}
-			return false
+			return false // EOF or a closed connection
 		}
 	}
 }
@@ -200,12 +195,14 @@ type bucket struct {
 	last   time.Time
 }
 
-// burst is the most the link sends at once after being idle: small, so the
-// measured rate is the configured one.
-const burst = 16 << 10
+// burst is the most the link sends at once after being idle: small against
+// a second's worth, so the measured rate is the configured one, yet large
+// enough that a timer firing late on a busy machine does not lose capacity.
+const burst = 64 << 10
 
 func newBucket(rate int64) *bucket {
-	return &bucket{rate: float64(rate), tokens: burst, last: time.Now()}
+	// Starts empty: no free burst at the beginning of a measurement.
+	return &bucket{rate: float64(rate), last: time.Now()}
 }
 
 // take waits for n tokens; false if the proxy closed meanwhile. A nil
