@@ -1,0 +1,125 @@
+package face
+
+import (
+	"math"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// AutoCaptureOptions tune when AutoCapture fires.
+type AutoCaptureOptions struct {
+	// StableFor is how long, in frame time, every frame must pass with the
+	// head still before the capture fires. 0: 300 ms.
+	StableFor time.Duration `toml:"stable_for"`
+	// MinFrames is the fewest passing frames a run needs. 0: 3.
+	MinFrames int `toml:"min_frames"`
+	// MaxGap: a longer gap between analysed frames (a consumer that fell
+	// behind) restarts the run. 0: 250 ms.
+	MaxGap time.Duration `toml:"max_gap"`
+	// MaxMotion is how far the eye midpoint may move during a run, in
+	// inter-eye distances. 0: 0.25.
+	MaxMotion float64 `toml:"max_motion"`
+}
+
+// Captured is the frame AutoCapture kept. The caller closes Frame.
+type Captured struct {
+	Seq    uint64        // the frame's sequence number
+	Time   time.Duration // the frame's time stamp
+	Result Result
+	Frame  gocv.Mat // BGR copy of the frame
+	// RunStart is the sequence number of the run's first passing frame.
+	RunStart uint64
+}
+
+// AutoCapture watches a stream of analysed frames and, when all checks
+// have passed on a stable run of frames, hands back the best one. It holds
+// at most one frame copy. It is not safe for concurrent use.
+type AutoCapture struct {
+	o        AutoCaptureOptions
+	inRun    bool
+	start    time.Duration
+	startSeq uint64
+	last     time.Duration
+	n        int
+	anchor   PointF
+	best     Captured
+	haveBest bool
+	fired    bool
+}
+
+// NewAutoCapture returns an AutoCapture; Close it to free the frame copy.
+func NewAutoCapture(o AutoCaptureOptions) *AutoCapture {
+	if o.StableFor <= 0 {
+		o.StableFor = 300 * time.Millisecond
+	}
+	if o.MinFrames <= 0 {
+		o.MinFrames = 3
+	}
+	if o.MaxGap <= 0 {
+		o.MaxGap = 250 * time.Millisecond
+	}
+	if o.MaxMotion <= 0 {
+		o.MaxMotion = 0.25
+	}
+	return &AutoCapture{o: o}
+}
+
+// Offer gives the next analysed frame (seq and t increase frame by frame).
+// When the run is complete it returns the best frame of the run and true,
+// once; call Reset to arm it again. frame is only read (and copied when it
+// is the best of the run so far).
+func (a *AutoCapture) Offer(seq uint64, t time.Duration, res Result, frame gocv.Mat) (Captured, bool) {
+	if a.fired {
+		return Captured{}, false
+	}
+	if !res.Pass || len(res.Faces) != 1 {
+		a.breakRun()
+		return Captured{}, false
+	}
+	f := res.Faces[0]
+	mid := PointF{(f.Eyes[0].X + f.Eyes[1].X) / 2, (f.Eyes[0].Y + f.Eyes[1].Y) / 2}
+	ied := math.Max(1, math.Hypot(f.Eyes[1].X-f.Eyes[0].X, f.Eyes[1].Y-f.Eyes[0].Y))
+	if a.inRun && (t-a.last > a.o.MaxGap || t < a.last ||
+		math.Hypot(mid.X-a.anchor.X, mid.Y-a.anchor.Y) > a.o.MaxMotion*ied) {
+		a.breakRun()
+	}
+	if !a.inRun {
+		a.inRun, a.start, a.startSeq, a.n, a.anchor = true, t, seq, 0, mid
+	}
+	a.last = t
+	a.n++
+	if !a.haveBest || res.Score > a.best.Result.Score {
+		if a.haveBest {
+			a.best.Frame.Close()
+		}
+		a.best = Captured{Seq: seq, Time: t, Result: res, Frame: frame.Clone(), RunStart: a.startSeq}
+		a.haveBest = true
+	}
+	if a.n >= a.o.MinFrames && t-a.start >= a.o.StableFor {
+		c := a.best
+		a.best, a.haveBest, a.fired, a.inRun = Captured{}, false, true, false
+		return c, true
+	}
+	return Captured{}, false
+}
+
+func (a *AutoCapture) breakRun() {
+	a.inRun = false
+	if a.haveBest {
+		a.best.Frame.Close()
+		a.best, a.haveBest = Captured{}, false
+	}
+}
+
+// Fired reports whether the capture has fired since the last Reset.
+func (a *AutoCapture) Fired() bool { return a.fired }
+
+// Reset arms the capture again (for a retake).
+func (a *AutoCapture) Reset() {
+	a.breakRun()
+	a.fired = false
+}
+
+// Close frees the frame copy it holds.
+func (a *AutoCapture) Close() { a.breakRun() }

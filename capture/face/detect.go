@@ -1,0 +1,213 @@
+package face
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"os"
+	"sort"
+
+	"gocv.io/x/gocv"
+)
+
+// PointF is a point in frame pixels, with sub-pixel precision.
+type PointF struct{ X, Y float64 }
+
+// Face is one detected face, in the coordinates of the analysed frame.
+type Face struct {
+	Box   image.Rectangle // face box as the detector gives it
+	Score float64         // detector confidence, 0-1 (cascades: 1)
+	// Eyes are the centres of the subject's right eye (on the image's left)
+	// and left eye. EyesFound counts the eyes an eye detector saw (0-2);
+	// when it is below 2 the missing positions are estimated from the box.
+	Eyes      [2]PointF
+	EyesFound int
+	// Nose and mouth corners, when the detector gives landmarks (YuNet).
+	Nose         PointF
+	Mouth        [2]PointF
+	HasLandmarks bool
+	// Tilt is the rotation, in degrees, of the frame copy the face was
+	// found in (0: found upright). With fewer than two eyes found, it is
+	// the best estimate of the head's roll.
+	Tilt float64
+}
+
+// Detector finds faces in a BGR image (and its grey copy, which cascade
+// detectors use). Boxes are in the given image's coordinates. A Detector
+// is not safe for concurrent use.
+type Detector interface {
+	Detect(bgr, gray gocv.Mat) ([]Face, error)
+	Close() error
+}
+
+// Debian's opencv-data installs its cascades here.
+const cascadeDir = "/usr/share/opencv4/"
+
+// Default cascades: the Haar frontal face model "alt2" gave the fewest false
+// positives on the OpenCV sample pictures, and the eyeglasses eye model
+// still finds eyes behind spectacles.
+const (
+	DefaultFaceCascade = cascadeDir + "haarcascades/haarcascade_frontalface_alt2.xml"
+	DefaultEyeCascade  = cascadeDir + "haarcascades/haarcascade_eye_tree_eyeglasses.xml"
+	// Tried on a side where the first eye cascade found nothing.
+	secondEyeCascade = cascadeDir + "haarcascades/haarcascade_eye.xml"
+)
+
+// CascadeDetector finds faces with an OpenCV cascade classifier.
+type CascadeDetector struct {
+	cc           gocv.CascadeClassifier
+	minNeighbors int
+	eq           gocv.Mat
+}
+
+// NewCascadeDetector loads a face cascade file (empty: DefaultFaceCascade).
+func NewCascadeDetector(path string) (*CascadeDetector, error) {
+	if path == "" {
+		path = DefaultFaceCascade
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("face cascade %s: %w (install Debian's opencv-data package or set the cascade path)", path, err)
+	}
+	cc := gocv.NewCascadeClassifier()
+	if !cc.Load(path) {
+		cc.Close()
+		return nil, fmt.Errorf("face cascade %s: OpenCV could not load it (is it a cascade XML file?)", path)
+	}
+	// 4 neighbours: below it the sample negatives (buildings, fabric) gave
+	// boxes; above it small faces were missed.
+	return &CascadeDetector{cc: cc, minNeighbors: 4, eq: gocv.NewMat()}, nil
+}
+
+// Detect implements Detector.
+func (d *CascadeDetector) Detect(_, gray gocv.Mat) ([]Face, error) {
+	if gray.Empty() {
+		return nil, errors.New("face: empty image")
+	}
+	gocv.EqualizeHist(gray, &d.eq)
+	minSide := max(20, min(gray.Cols(), gray.Rows())/12)
+	rects := d.cc.DetectMultiScaleWithParams(d.eq, 1.1, d.minNeighbors, 0,
+		image.Pt(minSide, minSide), image.Point{})
+	faces := make([]Face, 0, len(rects))
+	for _, r := range rects {
+		faces = append(faces, Face{Box: r, Score: 1})
+	}
+	return faces, nil
+}
+
+// Close releases the classifier.
+func (d *CascadeDetector) Close() error {
+	d.eq.Close()
+	return d.cc.Close()
+}
+
+// eyeFinder refines eye positions inside a face box with an eye cascade.
+type eyeFinder struct {
+	cc      []gocv.CascadeClassifier
+	scratch gocv.Mat
+}
+
+func newEyeFinder(path string) (*eyeFinder, error) {
+	if path == "" {
+		path = DefaultEyeCascade
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("eye cascade %s: %w (install Debian's opencv-data package)", path, err)
+	}
+	e := &eyeFinder{scratch: gocv.NewMat()}
+	for i, p := range []string{path, secondEyeCascade} {
+		cc := gocv.NewCascadeClassifier()
+		if !cc.Load(p) {
+			cc.Close()
+			if i > 0 {
+				break // the second cascade is a bonus
+			}
+			e.Close()
+			return nil, fmt.Errorf("eye cascade %s: OpenCV could not load it", p)
+		}
+		e.cc = append(e.cc, cc)
+	}
+	return e, nil
+}
+
+func (e *eyeFinder) Close() {
+	e.scratch.Close()
+	for i := range e.cc {
+		e.cc[i].Close()
+	}
+}
+
+// eyeBandWidth is the width the upper face band is scaled to before the eye
+// cascade runs: eyes are then about 25 px wide, comfortably above the
+// cascade's 20 px window, whatever the camera resolution.
+const eyeBandWidth = 120
+
+// find looks for the two eyes in the upper part of box (in gray's
+// coordinates) and returns how many it found; the positions of eyes not
+// found are estimated from the box.
+func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
+	b := f.Box
+	est := estimatedEyes(b)
+	if f.HasLandmarks {
+		// Detector landmarks are better than the cascade's boxes for position.
+		est = f.Eyes
+	}
+	f.Eyes, f.EyesFound = est, 0
+	band := image.Rect(b.Min.X, b.Min.Y+b.Dy()/6, b.Max.X, b.Min.Y+b.Dy()*3/5).Intersect(image.Rect(0, 0, gray.Cols(), gray.Rows()))
+	if band.Dx() < 8 || band.Dy() < 4 {
+		return
+	}
+	roi := gray.Region(band)
+	scale := float64(eyeBandWidth) / float64(band.Dx())
+	gocv.Resize(roi, &e.scratch, image.Pt(eyeBandWidth, max(1, int(float64(band.Dy())*scale+0.5))), 0, 0, gocv.InterpolationLinear)
+	roi.Close()
+	// Per side, the candidate nearest the expected eye position; a second
+	// cascade is tried only while a side is still missing.
+	var found [2]*PointF
+	bestD := [2]float64{math.Inf(1), math.Inf(1)}
+	for _, cc := range e.cc {
+		if found[0] != nil && found[1] != nil {
+			break
+		}
+		rects := cc.DetectMultiScaleWithParams(e.scratch, 1.08, 3, 0, image.Pt(14, 14), image.Pt(eyeBandWidth/2, eyeBandWidth/2))
+		for _, r := range rects {
+			p := PointF{
+				X: float64(band.Min.X) + (float64(r.Min.X+r.Max.X)/2)/scale,
+				Y: float64(band.Min.Y) + (float64(r.Min.Y+r.Max.Y)/2)/scale,
+			}
+			side := 0
+			if p.X > float64(b.Min.X+b.Max.X)/2 {
+				side = 1
+			}
+			d := math.Hypot(p.X-est[side].X, p.Y-est[side].Y)
+			if d < bestD[side] && d < float64(b.Dx())/4 {
+				bestD[side] = d
+				found[side] = &p
+			}
+		}
+	}
+	for side, p := range found {
+		if p == nil {
+			continue
+		}
+		f.EyesFound++
+		if !f.HasLandmarks {
+			f.Eyes[side] = *p
+		}
+	}
+}
+
+// estimatedEyes places the eyes where they sit in a frontal cascade box:
+// about 30% and 70% across and 38% down.
+func estimatedEyes(b image.Rectangle) [2]PointF {
+	w, h := float64(b.Dx()), float64(b.Dy())
+	x0, y0 := float64(b.Min.X), float64(b.Min.Y)
+	return [2]PointF{{x0 + 0.3*w, y0 + 0.38*h}, {x0 + 0.7*w, y0 + 0.38*h}}
+}
+
+// sortFaces orders faces largest first.
+func sortFaces(fs []Face) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		return fs[i].Box.Dx()*fs[i].Box.Dy() > fs[j].Box.Dx()*fs[j].Box.Dy()
+	})
+}

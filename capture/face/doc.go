@@ -1,0 +1,22 @@
+// Package face checks portrait quality for ID documents: it finds the face
+// in a frame, measures the components that ICAO 9303 part 9, ISO/IEC
+// 19794-5 and ISO/IEC 29794-5 (BSI OFIQ) describe — one face present, its
+// size and position, pose, eyes and mouth, sharpness, exposure, lighting,
+// colour, background and compression — and turns them into a verdict with
+// reasons an officer can act on ("move closer", "light is uneven").
+//
+// Each component has a raw value, a 0-100 score (higher is better, 50 at
+// the configured threshold) and a pass/fail. Where OFIQ defines a measure
+// the raw value follows that definition; where OFIQ needs a neural network
+// (pose, eyes, mouth, face parsing) this package uses cheaper heuristics on
+// cascade detections and says so in the component's comment.
+//
+// The default detector uses the OpenCV cascades installed with Debian's
+// opencv-data package; a YuNet model (see package yunet) may be configured
+// instead. An Analyzer holds OpenCV state and scratch images and is not safe
+// for concurrent use; the package starts no goroutines.
+//
+// AutoCapture picks the best frame of a stable run of passing frames, and
+// Crop and EncodeJPEG produce the ICAO token/full-frontal portrait within a
+// byte budget for the chip's DG2.
+package face
