@@ -218,35 +218,36 @@ func (s *Sim) ServeControl(ctx context.Context, r io.Reader, w io.Writer) error 
 }
 
 // ListenControl serves the control commands on a unix socket at path until
-// ctx is cancelled; it returns once the socket is listening.
-func (s *Sim) ListenControl(ctx context.Context, path string) error {
+// ctx is cancelled. It returns once the socket listens; wait blocks until
+// the listener and its connections have stopped and the socket is removed.
+func (s *Sim) ListenControl(ctx context.Context, path string) (wait func(), err error) {
 	os.Remove(path)
 	ln, err := net.Listen("unix", path)
 	if err != nil {
-		return fmt.Errorf("zfm sim: control socket: %w", err)
+		return nil, fmt.Errorf("zfm sim: control socket: %w", err)
 	}
-	var wg sync.WaitGroup
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-	go func() {
+		defer close(done)
 		defer os.Remove(path)
+		defer stop()
+		var wg sync.WaitGroup
+		defer wg.Wait()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
-				wg.Wait()
 				return
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				stop := context.AfterFunc(ctx, func() { c.Close() })
-				defer stop()
+				unhook := context.AfterFunc(ctx, func() { c.Close() })
+				defer unhook()
 				s.ServeControl(ctx, c, c)
 			}()
 		}
 	}()
-	return nil
+	return func() { <-done }, nil
 }

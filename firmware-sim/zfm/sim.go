@@ -13,6 +13,7 @@
 package zfm
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -143,6 +144,7 @@ type Sim struct {
 	line       *line // current pty; nil while hung up
 	closed     bool
 	commands   map[byte]int
+	cmdSeen    chan struct{} // closed and replaced on every command
 	speedWarns int
 
 	txBytes, rxBytes atomic.Int64
@@ -167,6 +169,7 @@ func Start(cfg Config) (*Sim, error) {
 		cfg: cfg, log: cfg.Logger, baud: cfg.Baud, packetSize: cfg.PacketSize,
 		security: cfg.SecurityLevel, address: cfg.Address, password: cfg.Password,
 		pwdSet: cfg.Password != 0 || cfg.SetPassword, commands: map[byte]int{},
+		cmdSeen: make(chan struct{}),
 	}
 	dir := cfg.Dir
 	if dir == "" {
@@ -356,6 +359,24 @@ func (s *Sim) Commands() map[byte]int {
 	return m
 }
 
+// WaitCommand blocks until instruction ins has been received at least n
+// times in all, or ctx ends.
+func (s *Sim) WaitCommand(ctx context.Context, ins byte, n int) error {
+	for {
+		s.mu.Lock()
+		got, seen := s.commands[ins], s.cmdSeen
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-seen:
+		}
+	}
+}
+
 // WireBytes returns how many bytes the module has sent and received.
 func (s *Sim) WireBytes() (tx, rx int64) { return s.txBytes.Load(), s.rxBytes.Load() }
 
@@ -472,6 +493,8 @@ func (s *Sim) handle(l *line, f hostFrame) error {
 		r.frames = [][]byte{s.ack(ccRecvError)}
 	default:
 		s.commands[f.payload[0]]++
+		close(s.cmdSeen)
+		s.cmdSeen = make(chan struct{})
 		r, delay = s.execute(f.payload[0], f.payload[1:])
 	}
 	if fault.Kind == FaultCode && len(r.frames) > 0 {

@@ -242,12 +242,15 @@ func TestCapture(t *testing.T) {
 			// The finger stays: WaitLift must wait; lifting releases it.
 			done := make(chan error, 1)
 			go func() { done <- sc.WaitLift(ctxT(t)) }()
-			for sim.Commands()[zfm.CmdGenImg] < 3 { // a real poll happened with the finger on
-				select {
-				case err := <-done:
-					t.Fatalf("WaitLift returned with the finger on: %v", err)
-				case <-time.After(5 * time.Millisecond):
-				}
+			// Let WaitLift poll twice with the finger still on.
+			polled := sim.Commands()[zfm.CmdGenImg] + 2
+			if err := sim.WaitCommand(ctxT(t), zfm.CmdGenImg, polled); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("WaitLift returned with the finger on: %v", err)
+			default:
 			}
 			sim.Lift()
 			select {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package zfm
+
+const raceEnabled = false
