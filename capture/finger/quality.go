@@ -42,6 +42,7 @@ type Features struct {
 	RidgePeriod float64 // median ridge period in px
 
 	RidgeFraction     float64 // share of foreground blocks with a clear ridge pattern
+	PeriodSpread      float64 // interquartile range / median of the ridge periods of ridge-like blocks
 	OrientationSpread float64 // 1 - |mean of doubled ridge angles|: 0 for parallel stripes
 
 	Minutiae        int     // minutiae kept after spurious removal
@@ -301,6 +302,8 @@ func (w *work) blockAggregates(f *Features, bfs []blockFeat, n32x, n32y int) {
 	if ridge > 0 {
 		f.OrientationSpread = 1 - math.Hypot(sc, ss)/float64(ridge)
 		f.RidgePeriod = median(periods)
+		q1, q3 := periods[len(periods)/4], periods[(3*len(periods))/4]
+		f.PeriodSpread = (q3 - q1) / f.RidgePeriod
 	}
 	if len(ratios) > 0 {
 		f.RidgeRatio = median(ratios)

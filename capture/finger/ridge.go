@@ -110,29 +110,40 @@ func (w *work) analyseBlock(f *blockFeat, x0, y0 int, a, b, c float64) {
 	}
 	_ = ss
 
-	// Runs of ridge and valley bins that do not touch the profile ends.
-	var nr, nv, lr, lv int
-	start := 0
-	for k := 1; k <= profN; k++ {
-		if k < profN && ridge[k] == ridge[start] {
-			continue
-		}
-		if start > 0 && k < profN {
-			if ridge[start] {
-				nr++
-				lr += k - start
-			} else {
-				nv++
-				lv += k - start
+	// Ridge and valley widths from the threshold crossings of the profile,
+	// placed with linear interpolation between bin centres; only intervals
+	// between two crossings count (the end pieces are cut by the block).
+	var cross [profN]float64
+	nc := 0
+	for k := 0; k+1 < profN; k++ {
+		if ridge[k] != ridge[k+1] {
+			a, b := p[k]-tau[k], p[k+1]-tau[k+1]
+			t := 0.5
+			if a != b {
+				t = a / (a - b)
 			}
+			cross[nc] = float64(k) + t
+			nc++
 		}
-		start = k
+	}
+	var nr, nv int
+	var lr, lv float64
+	for i := 0; i+1 < nc; i++ {
+		width := cross[i+1] - cross[i]
+		// The bin just after crossing i tells which region follows.
+		if ridge[int(cross[i])+1] {
+			nr++
+			lr += width
+		} else {
+			nv++
+			lv += width
+		}
 	}
 	if nr > 0 {
-		f.wr = float64(lr) / float64(nr)
+		f.wr = lr / float64(nr)
 	}
 	if nv > 0 {
-		f.wv = float64(lv) / float64(nv)
+		f.wv = lv / float64(nv)
 	}
 
 	// FDA: share of the profile's spectrum at the dominant ridge frequency
@@ -166,6 +177,15 @@ func (w *work) analyseBlock(f *blockFeat, x0, y0 int, a, b, c float64) {
 			kk += 0.5 * (l - r) / den
 		}
 		f.period = profN / kk
+		// Where the crossings give a full ridge+valley pair and agree with
+		// the spectrum, they are the finer estimate (the 32-bin DFT leaks
+		// for periods that do not divide 32).
+		if nr > 0 && nv > 0 {
+			pc := f.wr + f.wv
+			if math.Abs(pc-f.period) < 0.2*f.period {
+				f.period = pc
+			}
+		}
 	}
 
 	// LCS: pixels classified by their bin (ridge or valley region) against

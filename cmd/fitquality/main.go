@@ -1,0 +1,396 @@
+// Command fitquality fits the fingerprint quality model of capture/finger in
+// the open, from the project's own synthetic prints, and writes the
+// coefficients as Go source.
+//
+// It draws labelled impressions from firmware-sim/synthfinger
+// (RandomImpression: contact, pressure, moisture, blur, noise, placement and
+// dirt at random strengths; Label.Quality is the 0-100 ground truth), runs
+// finger.Assess on each, and fits a logistic model
+//
+//	score = 100 / (1 + exp(-(b + Σ w_i z_i)))
+//
+// on the standardised feature vector z (finger.Vector) by minimising the mean
+// squared error to the label plus a small L2 penalty, with full-batch Adam.
+// Impressions the not-a-fingerprint gate rejects are counted and left out
+// (their score is 0 whatever the model says). The masters (identity, finger)
+// are split 80/20 into training and validation sets; the validation RMSE and
+// Spearman correlation are printed and recorded in the generated file.
+//
+// Re-fit from the module root:
+//
+//	go run ./cmd/fitquality -out capture/finger/model_gen.go
+//
+// -n sets the number of impressions (default 800), -seed the random seed,
+// -csv FILE also writes the features and labels, and -nfiq2 DIR prints the
+// Spearman correlation with the NFIQ 2 scores of a calibration set
+// (calibration.csv in DIR) after fitting. That set is only reported on, never
+// fitted.
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"flag"
+	"fmt"
+	"go/format"
+	"image"
+	_ "image/png"
+	"log"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/openenroll/stationd/capture/finger"
+	"github.com/openenroll/stationd/firmware-sim/synthfinger"
+)
+
+const nFeat = len(finger.FeatureNames)
+
+type sample struct {
+	x      [nFeat]float64
+	y      float64
+	master int
+	rej    string
+}
+
+func main() {
+	n := flag.Int("n", 800, "number of synthetic impressions")
+	seed := flag.Uint64("seed", 1, "random seed of the impressions")
+	perMaster := flag.Int("per-master", 4, "impressions per synthetic finger")
+	out := flag.String("out", "", "write the generated Go file here (default: stdout)")
+	csvOut := flag.String("csv", "", "also write features and labels as CSV")
+	nfiq := flag.String("nfiq2", "", "directory with calibration.csv: report Spearman vs NFIQ 2 after fitting")
+	iters := flag.Int("iters", 4000, "Adam iterations")
+	l2 := flag.Float64("l2", 1e-3, "L2 penalty on the weights")
+	workers := flag.Int("j", min(2, runtime.NumCPU()), "parallel workers")
+	flag.Parse()
+
+	samples := generate(*n, *seed, *perMaster, *workers)
+	if *csvOut != "" {
+		if err := writeCSV(*csvOut, samples); err != nil {
+			log.Fatal(err)
+		}
+	}
+	var train, val []sample
+	rejected := 0
+	for _, s := range samples {
+		if s.rej != "" {
+			rejected++
+			continue
+		}
+		if s.master%5 == 4 {
+			val = append(val, s)
+		} else {
+			train = append(train, s)
+		}
+	}
+	log.Printf("%d impressions: %d rejected by the gate, %d train, %d validation", len(samples), rejected, len(train), len(val))
+	if len(train) < 2*nFeat {
+		log.Fatalf("too few training samples (%d)", len(train))
+	}
+	m := fit(train, *iters, *l2)
+	trR, trS := evaluate(&m, train)
+	vaR, vaS := evaluate(&m, val)
+	log.Printf("train: RMSE %.1f, Spearman %.3f; validation: RMSE %.1f, Spearman %.3f", trR, trS, vaR, vaS)
+
+	src := generateGo(&m, *n, *seed, *perMaster, len(train), len(val), rejected, trR, trS, vaR, vaS)
+	if *out == "" {
+		os.Stdout.Write(src)
+	} else if err := os.WriteFile(*out, src, 0o644); err != nil {
+		log.Fatal(err)
+	}
+	if *nfiq != "" {
+		reportNFIQ2(&m, *nfiq)
+	}
+}
+
+// generate renders and measures n impressions, perMaster per synthetic finger.
+func generate(n int, seed uint64, perMaster, workers int) []sample {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	type job struct {
+		i, master int
+		id        uint64
+		finger    int
+		imp       synthfinger.Impression
+	}
+	jobs := make([]job, n)
+	for i := range jobs {
+		mi := i / perMaster
+		if i%perMaster == 0 || i == 0 {
+			jobs[i].id = rng.Uint64N(1 << 40)
+			jobs[i].finger = 1 + rng.IntN(10)
+		} else {
+			jobs[i].id, jobs[i].finger = jobs[i-1].id, jobs[i-1].finger
+		}
+		jobs[i].i, jobs[i].master = i, mi
+		jobs[i].imp = synthfinger.RandomImpression(rng)
+	}
+	out := make([]sample, n)
+	ch := make(chan job)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				img, lab, err := synthfinger.Print(j.id, j.finger, j.imp)
+				if err != nil {
+					log.Fatalf("synthfinger.Print(%d, %d): %v", j.id, j.finger, err)
+				}
+				res, err := finger.Assess(img, finger.StandardPPI)
+				if err != nil {
+					log.Fatalf("Assess: %v", err)
+				}
+				s := sample{x: finger.Vector(&res.Features), y: float64(lab.Quality), master: j.master}
+				if !res.Fingerprint {
+					s.rej = res.Rejection
+				}
+				out[j.i] = s
+				mu.Lock()
+				done++
+				if done%100 == 0 {
+					log.Printf("%d/%d impressions", done, n)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	// Jobs of one master go out in order so the generator's master cache
+	// is hit.
+	for _, j := range jobs {
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	return out
+}
+
+// fit minimises mean((100σ(b + w·z) - y)²)/100² + l2·|w|² with Adam.
+func fit(train []sample, iters int, l2 float64) finger.Model {
+	var m finger.Model
+	for k := 0; k < nFeat; k++ {
+		var s, ss float64
+		for _, t := range train {
+			s += t.x[k]
+		}
+		mean := s / float64(len(train))
+		for _, t := range train {
+			ss += (t.x[k] - mean) * (t.x[k] - mean)
+		}
+		m.Mean[k] = mean
+		m.Scale[k] = math.Sqrt(ss / float64(len(train)))
+		if m.Scale[k] < 1e-9 {
+			m.Scale[k] = 0 // constant feature: ignored by Predict
+		}
+	}
+	z := make([][nFeat]float64, len(train))
+	for i, t := range train {
+		for k := range nFeat {
+			if m.Scale[k] > 0 {
+				z[i][k] = (t.x[k] - m.Mean[k]) / m.Scale[k]
+			}
+		}
+	}
+	const lr, b1, b2, eps = 0.03, 0.9, 0.999, 1e-8
+	var p, g, m1, v1 [nFeat + 1]float64 // p[nFeat] is the bias
+	for it := 1; it <= iters; it++ {
+		clear(g[:])
+		for i, t := range train {
+			a := p[nFeat]
+			for k := range nFeat {
+				a += p[k] * z[i][k]
+			}
+			s := 1 / (1 + math.Exp(-a))
+			e := s - t.y/100
+			d := 2 * e * s * (1 - s) / float64(len(train))
+			for k := range nFeat {
+				g[k] += d * z[i][k]
+			}
+			g[nFeat] += d
+		}
+		for k := range nFeat {
+			g[k] += 2 * l2 * p[k]
+		}
+		for k := range p {
+			m1[k] = b1*m1[k] + (1-b1)*g[k]
+			v1[k] = b2*v1[k] + (1-b2)*g[k]*g[k]
+			mh := m1[k] / (1 - math.Pow(b1, float64(it)))
+			vh := v1[k] / (1 - math.Pow(b2, float64(it)))
+			p[k] -= lr * mh / (math.Sqrt(vh) + eps)
+		}
+	}
+	copy(m.W[:], p[:nFeat])
+	m.Bias = p[nFeat]
+	return m
+}
+
+func evaluate(m *finger.Model, set []sample) (rmse, rho float64) {
+	if len(set) == 0 {
+		return 0, 0
+	}
+	pred := make([]float64, len(set))
+	lab := make([]float64, len(set))
+	for i, s := range set {
+		pred[i] = m.Predict(s.x)
+		lab[i] = s.y
+		rmse += (pred[i] - s.y) * (pred[i] - s.y)
+	}
+	return math.Sqrt(rmse / float64(len(set))), spearman(pred, lab)
+}
+
+// spearman is the Pearson correlation of the ranks (ties get their mean rank).
+func spearman(a, b []float64) float64 {
+	ra, rb := ranks(a), ranks(b)
+	var ma, mb float64
+	for i := range ra {
+		ma += ra[i]
+		mb += rb[i]
+	}
+	ma /= float64(len(ra))
+	mb /= float64(len(rb))
+	var sab, saa, sbb float64
+	for i := range ra {
+		sab += (ra[i] - ma) * (rb[i] - mb)
+		saa += (ra[i] - ma) * (ra[i] - ma)
+		sbb += (rb[i] - mb) * (rb[i] - mb)
+	}
+	if saa == 0 || sbb == 0 {
+		return 0
+	}
+	return sab / math.Sqrt(saa*sbb)
+}
+
+func ranks(v []float64) []float64 {
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return v[idx[i]] < v[idx[j]] })
+	r := make([]float64, len(v))
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && v[idx[j+1]] == v[idx[i]] {
+			j++
+		}
+		for k := i; k <= j; k++ {
+			r[idx[k]] = float64(i+j)/2 + 1
+		}
+		i = j + 1
+	}
+	return r
+}
+
+func generateGo(m *finger.Model, n int, seed uint64, perMaster, ntr, nva, nrej int, trR, trS, vaR, vaS float64) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// Code generated by cmd/fitquality; DO NOT EDIT.\n")
+	fmt.Fprintf(&b, "// Re-fit: go run ./cmd/fitquality -n %d -seed %d -per-master %d -out capture/finger/model_gen.go\n\n", n, seed, perMaster)
+	fmt.Fprintf(&b, "package finger\n\n")
+	fmt.Fprintf(&b, "// fitted was fitted on %d synthfinger impressions (%d rejected by the gate and left out):\n", n, nrej)
+	fmt.Fprintf(&b, "// training %d, RMSE %.1f, Spearman %.3f; validation (other fingers) %d, RMSE %.1f, Spearman %.3f.\n", ntr, trR, trS, nva, vaR, vaS)
+	fmt.Fprintf(&b, "var fitted = Model{\n")
+	arr := func(name string, v [nFeat]float64) {
+		fmt.Fprintf(&b, "\t%s: [nFeat]float64{\n", name)
+		for k, x := range v {
+			fmt.Fprintf(&b, "\t\t%s, // %s\n", strconv.FormatFloat(x, 'g', 8, 64), finger.FeatureNames[k])
+		}
+		fmt.Fprintf(&b, "\t},\n")
+	}
+	arr("Mean", m.Mean)
+	arr("Scale", m.Scale)
+	arr("W", m.W)
+	fmt.Fprintf(&b, "\tBias: %s,\n}\n", strconv.FormatFloat(m.Bias, 'g', 8, 64))
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		log.Fatalf("generated source does not format: %v", err)
+	}
+	return src
+}
+
+func writeCSV(name string, samples []sample) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	head := append([]string{"label", "master", "rejection"}, finger.FeatureNames[:]...)
+	w.Write(head)
+	for _, s := range samples {
+		row := []string{strconv.FormatFloat(s.y, 'f', 0, 64), strconv.Itoa(s.master), s.rej}
+		for _, x := range s.x {
+			row = append(row, strconv.FormatFloat(x, 'g', 6, 64))
+		}
+		w.Write(row)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// reportNFIQ2 prints the Spearman correlation of the fitted model's score
+// with NFIQ 2 over the scored fingerprints of a calibration set.
+func reportNFIQ2(m *finger.Model, dir string) {
+	f, err := os.Open(filepath.Join(dir, "calibration.csv"))
+	if err != nil {
+		log.Printf("nfiq2: %v", err)
+		return
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		log.Printf("nfiq2: calibration.csv: %v", err)
+		return
+	}
+	var ours, ref []float64
+	for _, r := range rows[1:] {
+		if len(r) < 8 || r[1] == "" || r[7] == "neg" {
+			continue
+		}
+		q, err := strconv.ParseFloat(r[1], 64)
+		if err != nil {
+			continue
+		}
+		img, err := readPNG(filepath.Join(dir, r[0]))
+		if err != nil {
+			log.Printf("nfiq2: %v", err)
+			continue
+		}
+		res, err := finger.Assess(img, finger.StandardPPI)
+		if err != nil {
+			continue
+		}
+		s := 0.0
+		if res.Fingerprint {
+			s = m.Predict(finger.Vector(&res.Features))
+		}
+		ours = append(ours, s)
+		ref = append(ref, q)
+	}
+	log.Printf("NFIQ 2 calibration set: %d prints, Spearman %.3f", len(ours), spearman(ours, ref))
+}
+
+func readPNG(name string) (*image.Gray, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	g, ok := img.(*image.Gray)
+	if !ok {
+		return nil, fmt.Errorf("%s: not 8-bit grey", name)
+	}
+	return g, nil
+}
