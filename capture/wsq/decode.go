@@ -128,14 +128,12 @@ func scaledAt(b []byte) scaled { return scaled{e: b[0], n: uint32(u16(b[1:]))} }
 // parse walks the marker segments. With headerOnly it stops at the first
 // block once the frame header is known.
 func (d *decoder) parse(headerOnly bool) error {
+	if len(d.data) < 2 || d.data[0] != 0xFF || d.data[1] != 0xA0 {
+		return d.errf(0, "not a WSQ stream: it does not start with the SOI marker FFA0")
+	}
+	d.pos = 2
 	m, err := d.readMarker()
 	if err != nil {
-		return err
-	}
-	if m != markerSOI {
-		return d.errf(0, "not a WSQ stream: starts with %04X, want the SOI marker FFA0", m)
-	}
-	if m, err = d.readMarker(); err != nil {
 		return err
 	}
 	for {
