@@ -73,7 +73,7 @@ func encodeFinger(f *Finger, opts *Options) ([]byte, error) {
 	switch opts.FingerCompression {
 	case CompressionPNG:
 		var buf bytes.Buffer
-		enc := png.Encoder{CompressionLevel: png.DefaultCompression}
+		enc := png.Encoder{CompressionLevel: opts.PNGLevel}
 		if err := enc.Encode(&buf, img); err != nil {
 			return nil, fmt.Errorf("packet: %s: PNG: %w", f.Position, err)
 		}

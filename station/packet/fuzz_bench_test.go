@@ -1,0 +1,170 @@
+package packet
+
+import (
+	"bytes"
+	"crypto/hpke"
+	"encoding/binary"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/openenroll/stationd/capture/wsq"
+	"github.com/openenroll/stationd/firmware-sim/synthfinger"
+)
+
+// FuzzOpen feeds arbitrary bytes to Open: it must never panic, and only
+// the untouched seed may open.
+func FuzzOpen(f *testing.F) {
+	k := sharedKeys(f)
+	p := build(f, testEnrollment(f, 12, 14), testOptions(k))
+	f.Add(p.Bytes)
+	f.Add(p.Bytes[:200])
+	f.Add(p.Bytes[:13])
+	f.Add([]byte("OEPK\x01\x64\x7a\x00\x01\x00\x02\x01x\x00\x01e0123456789abcdef"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Open(b, k.ring, k.trusted)
+		if err == nil && c.ID != ID(b) {
+			t.Fatal("opened packet with a wrong id")
+		}
+	})
+}
+
+// FuzzPayload feeds arbitrary plaintext to the payload decoder and the
+// checks behind it (what a station holding a valid encryption key but no
+// signing key could send).
+func FuzzPayload(f *testing.F) {
+	k := sharedKeys(f)
+	p := build(f, testEnrollment(f, 12, 14), testOptions(k))
+	items := decryptTB(f, k, p.Bytes)
+	pt := encodePayload(items)
+	f.Add(pt)
+	f.Add(pt[:64])
+	f.Add(encodePayload([]payloadItem{{name: manifestItem, data: []byte("e30.e30.AAAA")}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = openPayload(b, k.trusted)
+	})
+}
+
+func decryptTB(tb testing.TB, k testKeys, b []byte) []payloadItem {
+	tb.Helper()
+	env, err := parseEnvelope(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, kdf, aead := suite()
+	rcp, err := hpke.NewRecipient(env.enc, k.central, kdf, aead, []byte(hpkeInfo))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pt, err := rcp.Open(env.header, env.ciphertext)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	items, err := decodePayload(pt)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cloneItems(items)
+}
+
+func TestPayloadFraming(t *testing.T) {
+	good := encodePayload([]payloadItem{{name: manifestItem, data: []byte("x")}, {name: "a", data: []byte("yz")}})
+	if _, err := decodePayload(good); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{
+		"short":    good[:6],
+		"count":    append(append(bytes.Clone(good[:5]), 0, 3), good[7:]...),
+		"trailing": append(bytes.Clone(good), 0),
+		"data len": func() []byte {
+			c := bytes.Clone(good)
+			binary.BigEndian.PutUint32(c[7+2+len(manifestItem):], 99)
+			return c
+		}(),
+		"first name": encodePayload([]payloadItem{{name: "a", data: []byte("x")}}),
+		"duplicate":  encodePayload([]payloadItem{{name: manifestItem, data: []byte("x")}, {name: "a"}, {name: "a"}}),
+	} {
+		if _, err := decodePayload(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// benchEnrollment: a 480x640 portrait and ten 416x560 500 ppi synthetic
+// prints from firmware-sim/synthfinger.
+func benchEnrollment(b *testing.B) *Enrollment {
+	e := testEnrollment(b, 16, 20)
+	img := image.NewRGBA(image.Rect(0, 0, 480, 640))
+	r := rand.New(rand.NewPCG(3, 4))
+	for y := 0; y < 640; y++ {
+		for x := 0; x < 480; x++ {
+			img.Set(x, y, color.RGBA{uint8(x / 2), uint8(y / 3), uint8(r.IntN(32) + 100), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	e.Face.JPEG = buf.Bytes()
+	e.Fingers = e.Fingers[:0]
+	for p := 1; p <= 10; p++ {
+		g, _, err := synthfinger.Print(42, p, synthfinger.GoodImpression())
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.Fingers = append(e.Fingers, Finger{Position: FingerPosition(p), Image: g, PPI: 500, Quality: Quality{Score: 80}, Attempts: 1, DeviceID: "fp0"})
+	}
+	return e
+}
+
+func benchBuild(b *testing.B, c Compression, level png.CompressionLevel) {
+	k := sharedKeys(b)
+	e := benchEnrollment(b)
+	o := testOptions(k)
+	o.FingerCompression = c
+	o.WSQEncode = wsq.Encode
+	o.PNGLevel = level
+	b.ReportAllocs()
+	b.ResetTimer()
+	var size int
+	for b.Loop() {
+		p, err := Build(e, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(p.Bytes)
+	}
+	b.ReportMetric(float64(size), "bytes/packet")
+}
+
+// BenchmarkPacketBuild: face + ten 416x560 500 ppi fingers, lossless PNG:
+// encode records, sign, encrypt.
+func BenchmarkPacketBuild(b *testing.B) { benchBuild(b, CompressionPNG, png.DefaultCompression) }
+
+// BenchmarkPacketBuildPNGFast: PNG with png.BestSpeed.
+func BenchmarkPacketBuildPNGFast(b *testing.B) { benchBuild(b, CompressionPNG, png.BestSpeed) }
+
+// BenchmarkPacketBuildWSQ: the same with WSQ at 0.75 bpp.
+func BenchmarkPacketBuildWSQ(b *testing.B) { benchBuild(b, CompressionWSQ, 0) }
+
+// BenchmarkPacketOpen: decrypt, verify, check the chain and parse every
+// record of the PNG packet.
+func BenchmarkPacketOpen(b *testing.B) {
+	k := sharedKeys(b)
+	p, err := Build(benchEnrollment(b), testOptions(k))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(p.Bytes)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Open(p.Bytes, k.ring, k.trusted); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(p.Bytes)), "bytes/packet")
+}
