@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"testing"
@@ -133,3 +135,5 @@ func writeBin(t testing.TB, w *rawWS, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+func slogDiscardLog() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -365,6 +365,7 @@ func TestTLSClientCertificate(t *testing.T) {
 	pki := newTestPKI(t)
 	c := startCentral(t, centralOpts{tls: true, auth: ClientCerts{}, setup: func(h *httptest.Server) {
 		h.TLS = pki.serverTLS()
+		h.Config.ErrorLog = slogDiscardLog() // the refused handshake below is expected
 	}})
 	s := newStation(t, c, "booth-07")
 	s.cfg.StationKey = nil
@@ -414,6 +415,7 @@ func TestFlakyLink(t *testing.T) {
 	s.cfg.URL = "ws://" + p.Addr() + "/uplink"
 	s.cfg.Window = 3
 	s.cfg.ChunkSize = 16 << 10
+	s.cfg.RateLimit = 6 << 20 // the station's own cap, below the link's
 	r := mrand.New(mrand.NewPCG(3, 4))
 	pkts := map[string][]byte{}
 	for i := 0; i < 10; i++ {
