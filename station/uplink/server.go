@@ -241,7 +241,7 @@ func (s *Server) serveUplink(w http.ResponseWriter, r *http.Request) {
 		s.wg.Done()
 	}()
 	c := &sconn{s: s, conn: conn, id: s.nextConn.Add(1), tls: r.TLS,
-		send: make(chan []byte, sendQueueLen), done: make(chan struct{}), active: map[string]bool{}}
+		send: make(chan []byte, sendQueueLen), done: make(chan struct{}), active: map[string]bool{}, told: map[string]bool{}}
 	c.run()
 }
 
@@ -256,7 +256,11 @@ type sconn struct {
 	done    chan struct{}
 	once    sync.Once
 	active  map[string]bool // offered, not yet committed (read loop only)
-	touched []string        // every upload this connection owned
+	// told holds packets whose chunks were refused: the station already
+	// has the error and will re-offer, so the chunks it had in flight are
+	// dropped without one error message each.
+	told    map[string]bool
+	touched []string // every upload this connection owned
 }
 
 // writeNow writes a control message directly (only before the write pump runs).
@@ -458,6 +462,7 @@ func (c *sconn) onOffer(m Msg) {
 		c.queue(&Msg{Type: TypeError, ID: m.ID, Code: CodeBusy, Message: fmt.Sprintf("more than %d packets in flight", maxInflightPerConn)})
 		return
 	}
+	delete(c.told, m.ID)
 	have, held, err := c.s.cfg.Store.begin(m.ID, m.Size, c.id)
 	switch {
 	case err != nil:
@@ -478,24 +483,30 @@ func (c *sconn) onOffer(m Msg) {
 
 func (c *sconn) onChunk(ch Chunk) {
 	if !c.active[ch.ID] {
-		c.queue(&Msg{Type: TypeError, ID: ch.ID, Code: CodeOffset, Message: "chunk for a packet not offered on this connection"})
+		if c.told[ch.ID] {
+			return
+		}
+		c.refuseChunks(ch.ID, CodeOffset, "chunk for a packet not offered on this connection")
 		return
 	}
 	err := c.s.cfg.Store.write(ch, c.id)
 	var oe *offsetError
 	switch {
 	case err == nil:
-	case errors.As(err, &oe):
-		delete(c.active, ch.ID)
-		c.queue(&Msg{Type: TypeError, ID: ch.ID, Code: CodeOffset, Message: err.Error()})
-	case errors.Is(err, errSuperseded), errors.Is(err, errNotStarted):
-		delete(c.active, ch.ID)
-		c.queue(&Msg{Type: TypeError, ID: ch.ID, Code: CodeOffset, Message: err.Error()})
+	case errors.As(err, &oe), errors.Is(err, errSuperseded), errors.Is(err, errNotStarted):
+		c.refuseChunks(ch.ID, CodeOffset, err.Error())
 	default:
-		delete(c.active, ch.ID)
 		c.s.log.Error("central: store chunk", "station", c.station, "packet", ch.ID[:12], "err", err)
-		c.queue(&Msg{Type: TypeError, ID: ch.ID, Code: CodeInternal, Message: "central cannot store the upload now"})
+		c.refuseChunks(ch.ID, CodeInternal, "central cannot store the upload now")
 	}
+}
+
+// refuseChunks sends one error for a packet and drops its further chunks
+// until the station offers it again.
+func (c *sconn) refuseChunks(id, code, msg string) {
+	delete(c.active, id)
+	c.told[id] = true
+	c.queue(&Msg{Type: TypeError, ID: id, Code: code, Message: msg})
 }
 
 func (c *sconn) onCommit(m Msg) {

@@ -507,6 +507,52 @@ func TestStoreResumesAcrossRestart(t *testing.T) {
 	}
 }
 
+// TestResumeAfterCentralRestart: half a packet reaches central, central
+// restarts on the same store, and the station sends only the other half.
+func TestResumeAfterCentralRestart(t *testing.T) {
+	leakCheck(t)
+	dir := t.TempDir()
+	c1 := startCentral(t, centralOpts{dir: dir})
+	key := c1.register("booth-01")
+	data := randPacket(mrand.New(mrand.NewPCG(9, 9)), 300<<10)
+	id := PacketID(data)
+
+	ws := dialRaw(t, c1.url())
+	ch := readMsg(t, ws)
+	writeMsg(t, ws, &Msg{Type: TypeHello, Station: "booth-01", Version: ProtocolVersion, Token: HelloToken(key, ch.Nonce, "booth-01")})
+	readMsg(t, ws) // welcome
+	writeMsg(t, ws, &Msg{Type: TypeOffer, ID: id, Size: int64(len(data))})
+	if m := readMsg(t, ws); m.Type != TypeOffset || m.Have != 0 {
+		t.Fatalf("first offer: %+v", m)
+	}
+	const sent = 100 << 10
+	for off := 0; off < sent; off += 25 << 10 {
+		f, _ := EncodeChunk(nil, id, int64(off), data[off:off+25<<10])
+		writeBin(t, ws, f)
+	}
+	// Ask again: the answer comes after the chunks were stored (in order).
+	writeMsg(t, ws, &Msg{Type: TypeOffer, ID: id, Size: int64(len(data))})
+	if m := readMsg(t, ws); m.Type != TypeOffset || m.Have != sent {
+		t.Fatalf("second offer: %+v", m)
+	}
+	ws.Close()
+	c1.close()
+
+	c2 := startCentral(t, centralOpts{dir: dir})
+	s := newStation(t, c2, "booth-01")
+	s.put(t, data)
+	cl, stop := s.run(t)
+	s.waitAcks(t, 1, 30*time.Second)
+	stop()
+	if st := cl.Stats(); st.PayloadBytes != int64(len(data)-sent) || st.ResentBytes != 0 {
+		t.Fatalf("after central's restart the station sent %d bytes, want %d", st.PayloadBytes, len(data)-sent)
+	}
+	got, _ := c2.store.Packet(id)
+	if !bytes.Equal(got, data) {
+		t.Fatal("resumed packet differs")
+	}
+}
+
 func TestServerRejectsBadMessages(t *testing.T) {
 	leakCheck(t)
 	c := startCentral(t, centralOpts{})
