@@ -1,0 +1,58 @@
+package wsq
+
+import (
+	"runtime"
+	"testing"
+)
+
+// decodeBound is the most Decode may allocate for an input of n bytes
+// whose frame header claims w×h pixels: the coefficient plane, the
+// transform's scratch copy and line buffers, the output image, and the
+// sparse coefficient list (each nonzero coefficient costs at least one
+// input bit), plus fixed overhead for tables.
+func decodeBound(n, w, h int) uint64 {
+	pixels := uint64(w) * uint64(h)
+	return 4*pixels + 4*pixels + pixels + 2*8*8*uint64(n) + 64*uint64(w+h) + 1<<20
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(handBuilt())
+	for _, sz := range [][2]int{{24, 40}, {9, 7}, {70, 33}} {
+		img := ridgeImage(sz[0], sz[1], 2)
+		for _, rate := range []float64{0.75, 2.25} {
+			data, err := Encode(img, 500, rate)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	f.Add([]byte{0xFF, 0xA0, 0xFF, 0xA1})
+	f.Add([]byte{0xFF, 0xA0, 0xFF, 0xA2, 0, 17, 0, 255, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 100, 0, 0, 1, 0, 0, 0, 0xFF, 0xA1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, cfgErr := DecodeConfig(data)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		img, _, err := Decode(data)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			if img != nil {
+				t.Fatal("image returned with an error")
+			}
+		} else {
+			if cfgErr != nil {
+				t.Fatalf("Decode succeeded but DecodeConfig failed: %v", cfgErr)
+			}
+			if img.Rect.Dx() != cfg.Width || img.Rect.Dy() != cfg.Height {
+				t.Fatalf("image %v, header says %dx%d", img.Rect, cfg.Width, cfg.Height)
+			}
+		}
+		w, h := 0, 0
+		if cfgErr == nil {
+			w, h = cfg.Width, cfg.Height
+		}
+		if got, bound := after.TotalAlloc-before.TotalAlloc, decodeBound(len(data), w, h); got > bound {
+			t.Fatalf("Decode allocated %d bytes, bound for %d input bytes and a %dx%d frame is %d", got, len(data), w, h, bound)
+		}
+	})
+}
