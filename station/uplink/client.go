@@ -432,6 +432,19 @@ func (c *Client) session(ctx context.Context) (progressed bool, err error) {
 			}
 			wantClaim = false
 			for _, e := range got {
+				if e.Size > MaxPacketSize {
+					// Central would refuse the offer and drop the connection,
+					// holding up every other packet: set it aside now.
+					reason := fmt.Sprintf("packet of %d bytes exceeds the uplink's limit of %d", e.Size, MaxPacketSize)
+					if err := c.ob.Reject(e.ID, reason); err != nil {
+						return progressed, err
+					}
+					if c.cfg.OnReject != nil {
+						c.cfg.OnReject(e.ID, reason)
+					}
+					wantClaim = true
+					continue
+				}
 				x := &xfer{id: e.ID, size: e.Size}
 				inflight[e.ID] = x
 				order = append(order, e.ID)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/openenroll/stationd/station/outbox"
 	"github.com/openenroll/stationd/station/uplink/internal/flakyproxy"
@@ -38,11 +41,12 @@ type central struct {
 }
 
 type centralOpts struct {
-	accept AcceptFunc
-	dir    string
-	tls    bool
-	auth   Authenticator
-	setup  func(*httptest.Server)
+	accept   AcceptFunc
+	dir      string
+	tls      bool
+	auth     Authenticator
+	setup    func(*httptest.Server)
+	pongWait time.Duration
 }
 
 func startCentral(t testing.TB, o centralOpts) *central {
@@ -61,7 +65,7 @@ func startCentral(t testing.TB, o centralOpts) *central {
 		auth = c.keys
 	}
 	c.srv, err = NewServer(ServerConfig{
-		Store: st, Key: priv, Auth: auth, Logger: quiet(),
+		Store: st, Key: priv, Auth: auth, Logger: quiet(), PongWait: o.pongWait,
 		Accept: func(ctx context.Context, p Accepted) error {
 			c.mu.Lock()
 			c.accepts[p.PacketID]++
@@ -580,4 +584,42 @@ func TestServerRejectsBadMessages(t *testing.T) {
 	if _, _, err := ws.c.ReadMessage(); err == nil {
 		t.Fatal("connection still open after a bad message")
 	}
+}
+
+func TestServerLimitsAndPingDeadline(t *testing.T) {
+	leakCheck(t)
+	c := startCentral(t, centralOpts{pongWait: 300 * time.Millisecond})
+	key := c.register("booth-01")
+	hello := func() *rawWS {
+		ws := dialRaw(t, c.url())
+		ch := readMsg(t, ws)
+		writeMsg(t, ws, &Msg{Type: TypeHello, Station: "booth-01", Version: ProtocolVersion, Token: HelloToken(key, ch.Nonce, "booth-01")})
+		if m := readMsg(t, ws); m.Type != TypeWelcome {
+			t.Fatalf("got %+v", m)
+		}
+		return ws
+	}
+	// A binary frame over the read limit closes the connection.
+	ws := hello()
+	writeBin(t, ws, make([]byte, MaxChunkFrame+1))
+	ws.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := ws.c.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+		t.Fatalf("oversized frame: %v, want the connection closed", err)
+	}
+	ws.Close()
+
+	// A station that does not answer pings is dropped after PongWait.
+	ws = hello()
+	pinged := false
+	ws.c.SetPingHandler(func(string) error { pinged = true; return nil })
+	ws.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err := ws.c.ReadMessage()
+	if err == nil || !pinged {
+		t.Fatalf("silent station: read %v, pinged %v; want pinged then disconnected", err, pinged)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("central did not drop a station that ignores pings")
+	}
+	ws.Close()
 }
