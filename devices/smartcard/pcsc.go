@@ -163,8 +163,27 @@ func (c *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if err != nil {
 		return nil, mapErr(c.reader, "transmit", err)
 	}
+	if len(rsp) < 2 {
+		// vpcd (and some real readers) answer an empty response when the
+		// card leaves the field mid-command; pcscd notices the removal at
+		// its next poll. Wait for that, briefly, to tell removal apart
+		// from a mute card.
+		wctx, cancel := context.WithTimeout(ctx, muteWait)
+		defer cancel()
+		if WaitCard(wctx, c.reader, false) == nil {
+			return nil, fmt.Errorf("reader %q: transmit: %w", c.reader, ErrCardRemoved)
+		}
+		return nil, fmt.Errorf("reader %q: card gave a %d-byte answer without status word; %w", c.reader, len(rsp), ErrCardMute)
+	}
 	return rsp, nil
 }
+
+// muteWait bounds how long a response without status word waits for pcscd
+// to report the card gone (pcsc-lite polls readers about every 400 ms).
+const muteWait = 2 * time.Second
+
+// ErrCardMute means the card stopped answering while still in the reader.
+var ErrCardMute = errors.New("card not answering; lift it off the reader and place it back")
 
 // Close disconnects (leaving the card powered) and releases the context.
 func (c *Card) Close() error {
@@ -178,7 +197,28 @@ func (c *Card) Close() error {
 	return c.ctx.Release()
 }
 
-// pollInterval bounds how long GetStatusChange waits per call inside the
-// monitor when the platform lacks PnP notification; cancellation itself is
-// immediate (SCardCancel).
-const pollInterval = 2 * time.Second
+// WaitCard blocks until the reader reports a card present (present=true)
+// or empty (false), or ctx ends.
+func WaitCard(ctx context.Context, reader string, present bool) error {
+	sc, err := scard.EstablishContext()
+	if err != nil {
+		return mapErr(reader, "establish PC/SC context", err)
+	}
+	defer sc.Release()
+	stop := context.AfterFunc(ctx, func() { sc.Cancel() })
+	defer stop()
+	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+	for {
+		if err := sc.GetStatusChange(rs, -1); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return mapErr(reader, "wait for card state", err)
+		}
+		st := rs[0].EventState
+		if (st&scard.StatePresent != 0) == present {
+			return nil
+		}
+		rs[0].CurrentState = st &^ scard.StateChanged
+	}
+}

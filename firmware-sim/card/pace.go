@@ -54,7 +54,7 @@ func (c *Card) paramID() int {
 	// PACEInfo ::= SEQUENCE { OID, INTEGER version, INTEGER parameterId };
 	// the card trusts its own file, so a plain scan for the OID suffices.
 	d := f.data
-	for i := 0; i+len(oidPACEECDHGMAES128)+8 <= len(d); i++ {
+	for i := 0; i+len(oidPACEECDHGMAES128)+6 <= len(d); i++ {
 		if string(d[i:i+len(oidPACEECDHGMAES128)]) == string(oidPACEECDHGMAES128) {
 			j := i + len(oidPACEECDHGMAES128)
 			// 02 01 02 (version 2) 02 01 id
