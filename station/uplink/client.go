@@ -33,6 +33,8 @@ const (
 	// defaultReadIdle is how long the station waits for any frame from
 	// central; central pings every 54 s (9/10 of its 60 s pong wait).
 	defaultReadIdle = 90 * time.Second
+	// stableSession: a connection that lasted this long resets the backoff.
+	stableSession = time.Minute
 	// maxHashMismatches ends a connection after this many packets were
 	// refused for a bad hash on it: the link or disk corrupts data.
 	maxHashMismatches = 3
@@ -140,11 +142,14 @@ func (c *Client) Stats() ClientStats {
 func (c *Client) Run(ctx context.Context) error {
 	failures := 0
 	for {
+		start := time.Now()
 		progressed, err := c.session(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if progressed {
+		// A session that delivered something, or stayed up a while (idle
+		// booths keep their connection), was not a failure to back off from.
+		if progressed || time.Since(start) > stableSession {
 			failures = 0
 		}
 		c.mu.Lock()
@@ -380,10 +385,7 @@ func (c *Client) session(ctx context.Context) (progressed bool, err error) {
 					return nil // an offer is already on its way
 				}
 				return offer(x) // learn where central stands
-			case CodeBusy:
-				remove(x.id)
-				c.ob.Release(x.id)
-			default:
+			default: // busy, internal: central is not well; back off
 				return &centralError{m.Code, fmt.Sprintf("packet %.12s: %s", x.id, m.Message)}
 			}
 		}
