@@ -1,7 +1,10 @@
 package packet
 
 import (
+	"bytes"
 	"fmt"
+	"image/color"
+	"image/png"
 	"strconv"
 
 	"github.com/openenroll/stationd/station/packet/ansinist"
@@ -89,6 +92,10 @@ func checkRecords(m *Manifest, c *Contents) (*Records, error) {
 		if t.HLL != m.Face.Width || t.VLL != m.Face.Height || hexSum(t.Data) != m.Face.ImageSHA256 {
 			return nil, bad("Type-10 image differs from the manifest")
 		}
+		fi, err := inspectJPEG(t.Data)
+		if err != nil || fi.w != t.HLL || fi.h != t.VLL {
+			return nil, bad("Type-10 JPEG header does not match HLL/VLL %dx%d", t.HLL, t.VLL)
+		}
 	}
 	if len(d.Type14) != len(captured) {
 		return nil, bad("%d Type-14 records for %d captured fingers", len(d.Type14), len(captured))
@@ -106,6 +113,9 @@ func checkRecords(m *Manifest, c *Contents) (*Records, error) {
 			return nil, bad("Type-14 %s quality metric differs from the manifest", f.Position)
 		case hexSum(t.Data) != f.ImageSHA256:
 			return nil, bad("Type-14 %s image differs from the manifest", f.Position)
+		}
+		if err := checkImageData(m.FingerCompression, t.Data, f.Width, f.Height); err != nil {
+			return nil, bad("Type-14 %s: %v", f.Position, err)
 		}
 	}
 	fir, hasFir := c.Item(ItemFingers)
@@ -147,4 +157,34 @@ func checkRecords(m *Manifest, c *Contents) (*Records, error) {
 		r.Face = fr
 	}
 	return r, nil
+}
+
+// wsqSOI is the WSQ start-of-image marker (WSQ spec v3.1 Table 1).
+var wsqSOI = []byte{0xFF, 0xA0}
+
+// checkImageData checks the image header agrees with the record: PNG and
+// raw sizes exactly, WSQ by its start marker (decoding is the WSQ
+// package's job).
+func checkImageData(c Compression, data []byte, w, h int) error {
+	switch c {
+	case CompressionPNG:
+		cfg, err := png.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("PNG header: %v", err)
+		}
+		if cfg.Width != w || cfg.Height != h || cfg.ColorModel != color.GrayModel {
+			return fmt.Errorf("PNG is %dx%d %T, record says %dx%d 8-bit gray", cfg.Width, cfg.Height, cfg.ColorModel, w, h)
+		}
+	case CompressionNone:
+		if len(data) != w*h {
+			return fmt.Errorf("%d raw bytes for %dx%d pixels", len(data), w, h)
+		}
+	case CompressionWSQ:
+		if !bytes.HasPrefix(data, wsqSOI) {
+			return fmt.Errorf("WSQ data does not start with the SOI marker")
+		}
+	default:
+		return fmt.Errorf("compression %q unknown", c)
+	}
+	return nil
 }

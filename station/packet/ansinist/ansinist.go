@@ -291,7 +291,7 @@ func Parse(b []byte) (*Transaction, error) {
 				return nil, &ParseError{Record: idx, Type: r.Type, Field: 2, Offset: pos, Msg: "IDC missing"}
 			}
 			idc, err := strconv.Atoi(f.Text())
-			if err != nil || idc != want[1] {
+			if err != nil || idc != want[1] || !isDigits(f.Text()) || len(f.Value) > 2 {
 				return nil, &ParseError{Record: idx, Type: r.Type, Field: 2, Offset: f.Offset,
 					Msg: fmt.Sprintf("IDC %q does not match CNT (1.003) entry %d", f.Text(), want[1])}
 			}
@@ -333,7 +333,7 @@ func parseCNT(r *Record) ([][2]int, error) {
 		}
 		typ, err1 := strconv.Atoi(sf[0])
 		idc, err2 := strconv.Atoi(sf[1])
-		if err1 != nil || err2 != nil || !isTagged(typ) || typ == 1 || idc < 0 || idc > 99 {
+		if err1 != nil || err2 != nil || !isDigits(sf[0]) || !isDigits(sf[1]) || !isTagged(typ) || typ == 1 || idc < 0 || idc > 99 {
 			return nil, bad(fmt.Sprintf("entry %d: %q/%q is not a supported record type and IDC 0..99", i+1, sf[0], sf[1]))
 		}
 		out = append(out, [2]int{typ, idc})
@@ -448,4 +448,16 @@ func parseRecord(b []byte, pos, idx int) (*Record, int, error) {
 		return nil, 0, perr(typ, 2, pos, "IDC (field 002) missing")
 	}
 	return r, end, nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -276,3 +276,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkANSINISTDecode parses and interprets a five-record transaction
+// (Type-1, -2, -10 and two Type-14).
+func BenchmarkANSINISTDecode(b *testing.B) {
+	tx, _, _, _, _ := sampleTransaction(b)
+	enc, err := tx.Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -92,7 +92,7 @@ func (rd *reader) int(num int, required bool, lo, hi int) int {
 		return 0
 	}
 	v, err := strconv.Atoi(f.Text())
-	if err != nil || v < lo || v > hi {
+	if err != nil || !isDigits(f.Text()) || v < lo || v > hi {
 		rd.fail(num, f.Offset, "value %q is not a number in %d..%d", clip(f.Text()), lo, hi)
 		return 0
 	}
@@ -568,7 +568,7 @@ func ParseType14(r *Record, idx int) (Type14, error) {
 	}
 	num := func(fnum int, s string, lo, hi int) int {
 		v, err := strconv.Atoi(s)
-		if err != nil || v < lo || v > hi {
+		if err != nil || !isDigits(s) || v < lo || v > hi {
 			f, _ := r.Field(fnum)
 			rd.fail(fnum, f.Offset, "item %q is not a number in %d..%d", clip(s), lo, hi)
 		}
