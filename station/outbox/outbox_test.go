@@ -285,7 +285,7 @@ func crashChild(arg string) {
 }
 
 func TestCrashKill9(t *testing.T) {
-	rounds := 25
+	rounds := 20
 	if testing.Short() {
 		rounds = 8
 	}
