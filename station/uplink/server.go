@@ -119,6 +119,7 @@ type ServerStats struct {
 	Accepted       int64 // packets stored by this process
 	Receipts       int64 // receipts sent (new and repeated)
 	DuplicateBytes int64 // chunk bytes for offsets already held (must stay 0)
+	MaxInFlight    int64 // most packets one connection had offered and not committed
 }
 
 // Server is central's uplink endpoint. Serve it with Handler.
@@ -138,6 +139,7 @@ type Server struct {
 	nConns    atomic.Int64
 	nAccepted atomic.Int64
 	nReceipts atomic.Int64
+	maxActive atomic.Int64
 }
 
 // NewServer checks the configuration and returns a server.
@@ -182,7 +184,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Stats() ServerStats {
 	return ServerStats{
 		Connections: s.nConns.Load(), Accepted: s.nAccepted.Load(), Receipts: s.nReceipts.Load(),
-		DuplicateBytes: s.cfg.Store.DuplicateBytes(),
+		DuplicateBytes: s.cfg.Store.DuplicateBytes(), MaxInFlight: s.maxActive.Load(),
 	}
 }
 
@@ -476,6 +478,12 @@ func (c *sconn) onOffer(m Msg) {
 		c.sendReceipt(held) // "have all, here is the receipt"
 	default:
 		c.active[m.ID] = true
+		for n := int64(len(c.active)); ; {
+			cur := c.s.maxActive.Load()
+			if n <= cur || c.s.maxActive.CompareAndSwap(cur, n) {
+				break
+			}
+		}
 		c.touched = append(c.touched, m.ID)
 		c.queue(&Msg{Type: TypeOffset, ID: m.ID, Have: have})
 	}

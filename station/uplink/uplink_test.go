@@ -447,6 +447,9 @@ func TestFlakyLink(t *testing.T) {
 	if d := c.srv.Stats().DuplicateBytes; d != 0 {
 		t.Fatalf("central received %d bytes it already held", d)
 	}
+	if n := c.srv.Stats().MaxInFlight; n < 2 || n > int64(s.cfg.Window) {
+		t.Fatalf("at most %d packets were in flight; want 2..%d", n, s.cfg.Window)
+	}
 }
 
 func TestStoreResumesAcrossRestart(t *testing.T) {
