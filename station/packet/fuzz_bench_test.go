@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/hpke"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -19,7 +21,7 @@ import (
 // the untouched seed may open.
 func FuzzOpen(f *testing.F) {
 	k := sharedKeys(f)
-	p := build(f, testEnrollment(f, 12, 14), testOptions(k))
+	p := build(f, fuzzEnrollment(f), testOptions(k))
 	f.Add(p.Bytes)
 	f.Add(p.Bytes[:200])
 	f.Add(p.Bytes[:13])
@@ -37,7 +39,7 @@ func FuzzOpen(f *testing.F) {
 // signing key could send).
 func FuzzPayload(f *testing.F) {
 	k := sharedKeys(f)
-	p := build(f, testEnrollment(f, 12, 14), testOptions(k))
+	p := build(f, fuzzEnrollment(f), testOptions(k))
 	items := decryptTB(f, k, p.Bytes)
 	pt := encodePayload(items)
 	f.Add(pt)
@@ -46,6 +48,17 @@ func FuzzPayload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = openPayload(b, k.trusted)
 	})
+}
+
+// fuzzEnrollment is a small enrollment (tiny images), so seeds stay small
+// and the fuzzer spends its time mutating rather than minimizing.
+func fuzzEnrollment(tb testing.TB) *Enrollment {
+	e := testEnrollment(tb, 8, 8)
+	e.Face.JPEG = testFaceJPEG(tb, 8, 8)
+	e.Fingers[8].Exception.Photo = testFaceJPEG(tb, 8, 8)
+	e.Fingers = e.Fingers[:3]
+	e.Fingers = append(e.Fingers, Finger{Position: 8, Exception: &Exception{Reason: ExceptionAmputated, Photo: testFaceJPEG(tb, 8, 8)}})
+	return e
 }
 
 func decryptTB(tb testing.TB, k testKeys, b []byte) []payloadItem {
@@ -167,4 +180,88 @@ func BenchmarkPacketOpen(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(p.Bytes)), "bytes/packet")
+}
+
+// FuzzSignedContents gets past the signature: it takes a fuzzed manifest
+// and a fuzzed ANSI/NIST transaction, re-chains the items, signs with the
+// trusted key and opens the payload. A trusted but faulty (or subverted)
+// station must not be able to crash the central either.
+func FuzzSignedContents(f *testing.F) {
+	k := sharedKeys(f)
+	p := build(f, fuzzEnrollment(f), testOptions(k))
+	items := decryptTB(f, k, p.Bytes)
+	mj, err := json.Marshal(p.Manifest)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(mj, items[1].data)
+	f.Add([]byte(`{"format":"openenroll-packet-manifest/1","fingers":[{"position":3,"status":"captured"}],"items":[]}`), items[1].data)
+	f.Fuzz(func(t *testing.T, manifest, an2 []byte) {
+		_, _, _ = resignAndOpen(t, k, items, manifest, an2)
+	})
+}
+
+// resignAndOpen replaces the manifest and the transaction, re-chains and
+// re-signs with the trusted key, and opens the payload. ok is false when
+// the inputs cannot even be framed.
+func resignAndOpen(t testing.TB, k testKeys, items []payloadItem, manifest, an2 []byte) (c *Contents, ok bool, err error) {
+	var m Manifest
+	if json.Unmarshal(manifest, &m) != nil {
+		return nil, false, nil
+	}
+	alt := cloneItems(items)
+	alt[1].data = an2
+	if len(m.Items) != len(alt)-1 {
+		m.Items = make([]Item, len(alt)-1)
+	}
+	for i := range m.Items {
+		alt[i+1].name = m.Items[i].Name
+		alt[i+1].mediaType = m.Items[i].MediaType
+	}
+	// Unique names keep the framing valid; the checks behind it are the
+	// target.
+	seen := map[string]bool{manifestItem: true}
+	for _, it := range alt[1:] {
+		if it.name == "" || len(it.name) > 0xFFFF || seen[it.name] {
+			return nil, false, nil
+		}
+		seen[it.name] = true
+	}
+	m.StationKeyID = k.signer.KeyID
+	m.chainItems(alt[1:])
+	mj, err := json.Marshal(&m)
+	if err != nil {
+		return nil, false, nil
+	}
+	jws, err := sign(k.signer, mj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alt[0].data = jws
+	c, err = openPayload(encodePayload(alt), k.trusted)
+	return c, true, err
+}
+
+// TestResignSeedOpens makes sure FuzzSignedContents's seed reaches the
+// record checks (and passes them) rather than failing early.
+func TestResignSeedOpens(t *testing.T) {
+	k := sharedKeys(t)
+	p := build(t, fuzzEnrollment(t), testOptions(k))
+	items := decryptTB(t, k, p.Bytes)
+	mj, _ := json.Marshal(p.Manifest)
+	c, ok, err := resignAndOpen(t, k, items, mj, items[1].data)
+	if !ok || err != nil || c.Records == nil {
+		t.Fatalf("seed does not open: ok=%v err=%v", ok, err)
+	}
+	// And a changed quality score in the manifest is caught by the record
+	// checks, past the signature.
+	m := *p.Manifest
+	m.Fingers = append([]FingerEntry{}, m.Fingers...)
+	q := *m.Fingers[0].Quality
+	q.Score++
+	m.Fingers[0].Quality = &q
+	mj, _ = json.Marshal(&m)
+	if _, _, err := resignAndOpen(t, k, items, mj, items[1].data); !errors.Is(err, ErrInvalidRecords) {
+		t.Fatalf("quality mismatch: %v", err)
+	}
 }
