@@ -460,7 +460,11 @@ func (d *decoder) block() (int, error) {
 func (d *decoder) reconstruct() (*image.Gray, error) {
 	f := d.frame
 	w, h := f.width, f.height
-	plane := make([]float32, w*h)
+	pp, tp := getPlane(w*h), getPlane(w*h)
+	defer planePool.Put(pp)
+	defer planePool.Put(tp)
+	plane := *pp
+	clear(plane)
 	base, j := 0, 0
 	for k := 0; k < numSubbands; k++ {
 		q := d.dqt.q[k]
@@ -477,7 +481,7 @@ func (d *decoder) reconstruct() (*image.Gray, error) {
 		}
 		base += area
 	}
-	tr := newTransformer(d.fb, plane, nil, w, h)
+	tr := newTransformer(d.fb, plane, *tp, w, h)
 	tr.inverse(d.geom)
 	img := image.NewGray(image.Rect(0, 0, w, h))
 	for i, v := range plane {

@@ -30,6 +30,9 @@ var (
 // synthPrint returns synthfinger's print of finger 2 of identity 1.
 func synthPrint(tb testing.TB, imp synthfinger.Impression) *image.Gray {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("-short: synthfinger needs seconds to grow a master print")
+	}
 	printMu.Lock()
 	defer printMu.Unlock()
 	if img, ok := printCache[imp]; ok {
