@@ -12,19 +12,16 @@ const bitsPerByte = 10
 // means smoother delivery but more syscalls and timer wake-ups.
 const chunkTime = 2 * time.Millisecond
 
-// bucketDepth is the token bucket's depth: how far the schedule may lag
-// behind the clock (a late wake-up, a slow pty write) and still be caught
-// up, as a real UART with a FIFO full would keep sending back to back. Past
-// it the line counts as having been idle.
-const bucketDepth = 2 * chunkTime
-
 // pacer holds a byte stream to a line rate. It is a token bucket kept as a
-// virtual schedule (GCRA): next is the monotonic instant at which the line
-// has finished sending everything already given to it. Each chunk is handed
-// to the pty only when its last byte would have left a real UART, and the
-// schedule is absolute, so a late timer wake-up is absorbed by the following
-// chunks instead of accumulating. An idle line earns no credit (no burst
-// after a pause). A zero pacer (baud 0) does not pace.
+// virtual schedule (the GCRA form): next is the monotonic instant at which
+// the line has finished sending everything already given to it. Each chunk
+// is handed to the pty only when its last byte would have left a real UART,
+// so bytes never arrive earlier than on a real line. Within one answer the
+// schedule is absolute: a late timer wake-up or a starved process is caught
+// up by the following chunks (as a UART with a full FIFO keeps sending back
+// to back) instead of adding up. At the start of each answer (idle) the
+// bucket is emptied: a line that was idle earns no credit. A zero pacer
+// (baud 0) does not pace.
 type pacer struct {
 	baud int
 	next time.Time // carries Go's monotonic clock reading
@@ -34,17 +31,23 @@ func (p *pacer) byteTime() time.Duration {
 	return time.Duration(int64(time.Second) * bitsPerByte / int64(p.baud))
 }
 
-// reserve books n bytes on the line starting no earlier than from, and
-// returns when they are done.
-func (p *pacer) reserve(from time.Time, n int) time.Time {
-	if from.Sub(p.next) > bucketDepth {
-		p.next = from
+// idle marks the start of an answer after the line was idle (the command
+// was coming in): the schedule restarts at now if it lies in the past.
+func (p *pacer) idle(now time.Time) {
+	if p.next.Before(now) {
+		p.next = now
 	}
+}
+
+// reserve books n more bytes right after those already booked and returns
+// when they are done.
+func (p *pacer) reserve(n int) time.Time {
 	p.next = p.next.Add(time.Duration(n) * p.byteTime())
 	return p.next
 }
 
-// write sends b at the line rate. quit aborts the wait.
+// write sends b at the line rate, continuing the current schedule (call
+// idle first at the start of an answer). quit aborts the wait.
 func (p *pacer) write(w io.Writer, b []byte, quit <-chan struct{}) error {
 	if p.baud <= 0 {
 		_, err := w.Write(b)
@@ -53,8 +56,7 @@ func (p *pacer) write(w io.Writer, b []byte, quit <-chan struct{}) error {
 	chunk := max(1, int(chunkTime/p.byteTime()))
 	for len(b) > 0 {
 		n := min(chunk, len(b))
-		due := p.reserve(time.Now(), n)
-		if !sleepUntil(due, quit) {
+		if !sleepUntil(p.reserve(n), quit) {
 			return errQuit
 		}
 		if _, err := w.Write(b[:n]); err != nil {

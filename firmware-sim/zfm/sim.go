@@ -407,7 +407,8 @@ func (s *Sim) serve(l *line) {
 				s.mu.Lock()
 				l.rx.baud = s.baud
 				s.mu.Unlock()
-				if !sleepUntil(l.rx.reserve(now, f.wire), l.quit) {
+				l.rx.idle(now)
+				if !sleepUntil(l.rx.reserve(f.wire), l.quit) {
 					return
 				}
 			}
@@ -520,6 +521,7 @@ func (s *Sim) handle(l *line, f hostFrame) error {
 		l.tx.baud = 0
 	}
 	s.mu.Unlock()
+	l.tx.idle(time.Now())
 	for _, fr := range frames {
 		if err := l.tx.write(l.master, fr, l.quit); err != nil {
 			return err

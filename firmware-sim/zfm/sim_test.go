@@ -284,20 +284,25 @@ func TestPacingNeverFaster(t *testing.T) {
 func TestPacerSchedule(t *testing.T) {
 	p := pacer{baud: 115200}
 	t0 := time.Now()
-	a := p.reserve(t0, 10)
+	p.idle(t0)
+	a := p.reserve(10)
 	if want := t0.Add(10 * p.byteTime()); !a.Equal(want) {
 		t.Fatalf("first chunk due %v, want %v", a.Sub(t0), want.Sub(t0))
 	}
-	// Back to back: the schedule continues even if the clock moved on a
-	// little (a late wake-up is caught up, not added).
-	b := p.reserve(a.Add(bucketDepth/2), 10)
-	if want := a.Add(10 * p.byteTime()); !b.Equal(want) {
-		t.Fatalf("second chunk due %v after the first, want %v", b.Sub(a), want.Sub(a))
+	// Within an answer the schedule continues however late the clock is:
+	// a late wake-up is caught up, not added.
+	if b := p.reserve(10); !b.Equal(a.Add(10 * p.byteTime())) {
+		t.Fatalf("second chunk due %v after the first", b.Sub(a))
 	}
-	// After an idle line, no burst credit.
-	later := b.Add(time.Second)
-	if c := p.reserve(later, 1); !c.Equal(later.Add(p.byteTime())) {
+	// A new answer after an idle line earns no credit.
+	later := a.Add(time.Second)
+	p.idle(later)
+	if c := p.reserve(1); !c.Equal(later.Add(p.byteTime())) {
 		t.Fatalf("after idle: due %v", c.Sub(later))
+	}
+	// 57600 baud: 173.6 µs a byte (10 bits).
+	if bt := (&pacer{baud: 57600}).byteTime(); bt != 173611*time.Nanosecond {
+		t.Fatalf("byte time at 57600: %v", bt)
 	}
 }
 

@@ -24,6 +24,9 @@ type Config struct {
 	// CommandTimeout bounds the wait for each acknowledgement and each data
 	// packet.
 	CommandTimeout time.Duration
+	// Timeouts overrides CommandTimeout for the acknowledgement of single
+	// instructions (GenImg images the platen first and takes longer).
+	Timeouts map[byte]time.Duration
 	// Retries is how many times a command is sent again after a checksum
 	// error, a malformed or missing answer, or a "packet receive error"
 	// (code 0x01) from the module.
@@ -69,10 +72,21 @@ type Dev struct {
 	wbuf  []byte
 	gone  bool
 	close bool
+	// dirty: an answer was abandoned while the module may still be
+	// sending it; the line is drained before the next command.
+	dirty dirtiness
 	// closing is set before the stream is closed under a running command,
 	// so that the failing read is reported as ErrClosed, not as an unplug.
 	closing atomic.Bool
 }
+
+type dirtiness uint8
+
+const (
+	clean       dirtiness = iota
+	dirtyLate             // a command timed out: its answer may come late
+	dirtyUpload           // an image upload was abandoned midway
+)
 
 // New returns a protocol engine on conn. It sends nothing.
 func New(conn io.ReadWriter, cfg Config) *Dev {
@@ -156,7 +170,8 @@ func (d *Dev) send(op string, pid byte, payload []byte) error {
 // readFrame returns the next whole frame, waiting until deadline. A frame
 // with a bad checksum is returned with an error wrapping ErrChecksum. The
 // payload is a copy.
-func (d *Dev) readFrame(ctx context.Context, op string, deadline time.Time) (Frame, error) {
+// limit is the timeout the deadline came from, for the error message.
+func (d *Dev) readFrame(ctx context.Context, op string, deadline time.Time, limit time.Duration) (Frame, error) {
 	for {
 		f, n, err := ParseFrame(d.buf)
 		if err == nil || errors.Is(err, ErrChecksum) {
@@ -182,7 +197,7 @@ func (d *Dev) readFrame(ctx context.Context, op string, deadline time.Time) (Fra
 				d.gone = true
 				return Frame{}, d.errorf(op, fmt.Errorf("%w: the port disappeared: check the scanner's USB cable", ErrGone))
 			}
-			return Frame{}, d.proto(op, fmt.Errorf("%w (%v): check the scanner's cable and baud setting", ErrTimeout, d.cfg.CommandTimeout))
+			return Frame{}, d.proto(op, fmt.Errorf("%w (%v): check the scanner's cable and baud setting", ErrTimeout, limit))
 		}
 		wait = min(wait, readSlice)
 		switch c := d.conn.(type) {
@@ -197,6 +212,65 @@ func (d *Dev) readFrame(ctx context.Context, op string, deadline time.Time) (Fra
 			return Frame{}, d.ioFailure(op, rerr)
 		}
 	}
+}
+
+// quietTime is how long the line must stay silent, after a command timed
+// out, for a late answer to count as not coming: a module sends an answer
+// back to back, so a few byte times would do; this leaves room for
+// scheduling on the host.
+const quietTime = 3 * readSlice
+
+// drain discards what the module may still send of an abandoned answer
+// before the next command, so that no stale answer is taken for the next
+// one. After an abandoned upload it reads up to the last data packet (or
+// until the line has been silent for a whole command timeout); after a
+// timeout, until the line has been quiet for quietTime.
+func (d *Dev) drain(ctx context.Context, op string) error {
+	quiet := quietTime
+	if d.dirty == dirtyUpload {
+		quiet = d.cfg.CommandTimeout
+	}
+	last := time.Now()
+	for time.Since(last) < quiet {
+		if err := ctx.Err(); err != nil {
+			return d.errorf(op, err)
+		}
+		if d.dirty == dirtyUpload {
+			// Parse what came: the last data packet ends the upload.
+			for {
+				f, n, err := ParseFrame(d.buf)
+				d.buf = d.buf[:copy(d.buf, d.buf[n:])]
+				if errors.Is(err, errNeedMore) {
+					break
+				}
+				if f.PID == PIDDataLast {
+					d.dirty = clean
+					return nil
+				}
+			}
+		}
+		switch c := d.conn.(type) {
+		case readTimeouter:
+			_ = c.SetReadTimeout(readSlice)
+		case readDeadliner:
+			_ = c.SetReadDeadline(time.Now().Add(readSlice))
+		default:
+			d.dirty = clean // cannot bound a read: rely on resynchronisation
+			return nil
+		}
+		n, err := d.conn.Read(d.rbuf)
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return d.ioFailure(op, err)
+		}
+		if n > 0 {
+			last = time.Now()
+			if d.dirty == dirtyUpload {
+				d.buf = append(d.buf, d.rbuf[:n]...)
+			}
+		}
+	}
+	d.dirty = clean
+	return nil
 }
 
 // retryable says whether a failed exchange is worth repeating.
@@ -231,15 +305,27 @@ func (d *Dev) exchange(ctx context.Context, op string, cmd byte, params []byte) 
 	if err := ctx.Err(); err != nil {
 		return 0, nil, d.errorf(op, err)
 	}
+	if d.dirty != clean {
+		if err := d.drain(ctx, op); err != nil {
+			return 0, nil, err
+		}
+	}
 	d.flushInput()
 	payload := append([]byte{cmd}, params...)
 	if err := d.send(op, PIDCommand, payload); err != nil {
 		return 0, nil, err
 	}
-	deadline := time.Now().Add(d.cfg.CommandTimeout)
+	timeout := d.cfg.CommandTimeout
+	if t, ok := d.cfg.Timeouts[cmd]; ok && t > 0 {
+		timeout = t
+	}
+	deadline := time.Now().Add(timeout)
 	for {
-		f, err := d.readFrame(ctx, op, deadline)
+		f, err := d.readFrame(ctx, op, deadline, timeout)
 		if err != nil {
+			if errors.Is(err, ErrTimeout) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				d.dirty = max(d.dirty, dirtyLate)
+			}
 			return 0, nil, err
 		}
 		if f.PID != PIDAck {
@@ -416,8 +502,9 @@ func (d *Dev) upload(ctx context.Context, op string, want int) ([]byte, error) {
 	data := make([]byte, 0, want)
 	var bad error
 	for packets := 0; ; packets++ {
-		f, err := d.readFrame(ctx, op, time.Now().Add(d.cfg.CommandTimeout))
+		f, err := d.readFrame(ctx, op, time.Now().Add(d.cfg.CommandTimeout), d.cfg.CommandTimeout)
 		if err != nil && !errors.Is(err, ErrChecksum) {
+			d.dirty = dirtyUpload // the module may still be sending
 			return nil, err
 		}
 		if err != nil {

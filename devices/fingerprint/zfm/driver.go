@@ -68,6 +68,9 @@ type Options struct {
 	PollInterval Duration `toml:"poll_interval"`
 	// CommandTimeout bounds the wait for each answer and data packet.
 	CommandTimeout Duration `toml:"command_timeout"`
+	// GenImgTimeout bounds the answer to GenImg, which images the platen
+	// before answering (R307: under 1 s).
+	GenImgTimeout Duration `toml:"genimg_timeout"`
 	// CaptureTimeout bounds the wait for a finger to be placed (and lifted).
 	CaptureTimeout Duration `toml:"capture_timeout"`
 	// Retries is how often a command is repeated after a line error.
@@ -92,7 +95,8 @@ func DefaultOptions() Options {
 		Baud:             57600,
 		Address:          DefaultAddress,
 		PollInterval:     Duration{100 * time.Millisecond},
-		CommandTimeout:   Duration{2 * time.Second},
+		CommandTimeout:   Duration{time.Second},
+		GenImgTimeout:    Duration{2 * time.Second},
 		CaptureTimeout:   Duration{30 * time.Second},
 		Retries:          2,
 		ImageWidth:       256,
@@ -111,7 +115,7 @@ func (o *Options) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    Duration
-	}{{"poll_interval", o.PollInterval}, {"command_timeout", o.CommandTimeout}, {"capture_timeout", o.CaptureTimeout}, {"presence_interval", o.PresenceInterval}} {
+	}{{"poll_interval", o.PollInterval}, {"command_timeout", o.CommandTimeout}, {"genimg_timeout", o.GenImgTimeout}, {"capture_timeout", o.CaptureTimeout}, {"presence_interval", o.PresenceInterval}} {
 		if d.v.Duration <= 0 {
 			return fmt.Errorf("%s: must be positive", d.name)
 		}
@@ -224,7 +228,8 @@ func NewScanner(ctx context.Context, conn io.ReadWriteCloser, id, path string, o
 	s := &Scanner{opts: opts, id: id, path: path, rep: rep, reopen: reopen, port: conn, done: make(chan struct{})}
 	s.dev = New(conn, Config{
 		Name: id, Address: opts.Address, CommandTimeout: opts.CommandTimeout.Duration,
-		Retries: opts.Retries, Present: s.present,
+		Timeouts: map[byte]time.Duration{CmdGenImg: opts.GenImgTimeout.Duration},
+		Retries:  opts.Retries, Present: s.present,
 	})
 	if err := s.handshake(ctx); err != nil {
 		return nil, err
