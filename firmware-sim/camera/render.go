@@ -36,7 +36,7 @@ type Renderer struct {
 	// for light that falls across it.
 	faceX, faceIED float64
 	rng            uint64
-	buf     bytes.Buffer
+	buf            bytes.Buffer
 }
 
 // NewRenderer prepares frames of w x h pixels.

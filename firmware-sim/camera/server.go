@@ -222,6 +222,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		if n >= tl.Frames() {
 			if !s.cfg.Loop || tl.Frames() == 0 || tl.At(n).Unplug {
 				s.log.Info("camera stream ended", "frames", seq)
+				// A finished stream closes its multipart body properly;
+				// an unplugged camera just drops the connection.
+				fmt.Fprintf(w, "--%s--\r\n", boundary)
 				return
 			}
 			n = 0
