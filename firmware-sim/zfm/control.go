@@ -3,7 +3,6 @@ package zfm
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -20,7 +19,7 @@ import (
 )
 
 // ControlHelp describes the control commands, one per line.
-const ControlHelp = `place SOURCE      put a finger on the platen; SOURCE is a PNG file, builtin[:SEED] or synth:ID:FINGER
+const ControlHelp = `place [SOURCE]    put a finger on the platen; SOURCE is a PNG file, builtin[:SEED] or synth:ID:FINGER (default ` + DefaultFinger + `)
 lift              take the finger off
 fault KIND [N]    inject a fault into the next N answers; KIND: checksum, checksum-data, drop, drop-data, stall, garbage, garbage-after, code:0xNN, hangup
 clear             disarm pending faults
@@ -29,6 +28,10 @@ return            plug it back in (same path)
 sleep DURATION    pause a script ("500ms")
 status            show the module's state
 help              this text`
+
+// DefaultFinger is what "place" without a source puts on the platen: the
+// right index finger (position 2) of synthetic identity 1.
+const DefaultFinger = "synth:1:2"
 
 // SynthFinger renders a good impression of a synthetic finger (see
 // firmware-sim/synthfinger) at the sensor's size. id is the identity: a
@@ -129,10 +132,11 @@ func (s *Sim) Exec(ctx context.Context, line string) (string, error) {
 	}
 	switch fields[0] {
 	case "place":
-		if arg(1) == "" {
-			return "", errors.New("place needs a SOURCE: a PNG file, builtin[:SEED] or synth:ID:FINGER")
+		src := arg(1)
+		if src == "" {
+			src = DefaultFinger
 		}
-		img, err := LoadSource(arg(1), s.cfg.Width, s.cfg.Height)
+		img, err := LoadSource(src, s.cfg.Width, s.cfg.Height)
 		if err != nil {
 			return "", err
 		}

@@ -323,11 +323,10 @@ func TestControl(t *testing.T) {
 		{"clear", "ok faults cleared"},
 		{"fault nonsense", "error: unknown fault"},
 		{"fault code:x", "error: fault"},
-		{"place", "error: place needs"},
 		{"place /nonexistent.png", "error: place"},
 		{"place synth:1:11", "error: place"},
 		{"bogus", "error: unknown command"},
-		{"help", "place SOURCE"},
+		{"help", "place [SOURCE]"},
 		{"# comment", "ok"},
 	} {
 		var out bytes.Buffer
