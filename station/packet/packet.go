@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/openenroll/stationd/capture/wsq"
 )
 
 // Errors of Open. Each is wrapped with detail; test with errors.Is.
@@ -41,9 +42,10 @@ const (
 	hpkeInfo = "openenroll packet v1"
 	// manifestItem is the name of the payload's first entry.
 	manifestItem = "manifest.jws"
-	// MaxPacketSize bounds what Open accepts: ten uncompressed 800x750
-	// prints and a large portrait are ~7 MB, so 128 MiB is ample.
-	MaxPacketSize = 128 << 20
+	// MaxPacketSize bounds what Open accepts, the same bound the uplink
+	// puts on offers: ten uncompressed 800x750 prints twice (ANSI/NIST and
+	// ISO) and a large portrait are ~13 MB, so 64 MiB is ample.
+	MaxPacketSize = 64 << 20
 	// maxItems bounds the payload: transaction, two ISO records, ten
 	// exception photos and the manifest are 14.
 	maxItems = 64
@@ -56,9 +58,9 @@ type Options struct {
 
 	// FingerCompression is PNG (default), WSQ20 or NONE.
 	FingerCompression Compression
-	// WSQEncode is the WSQ encoder (capture/wsq.Encode) used when
-	// FingerCompression is WSQ20; WSQBitrate its target in bits per pixel
-	// (default 0.75, the usual 500 ppi setting, about 15:1).
+	// WSQEncode is the WSQ encoder used when FingerCompression is WSQ20
+	// (default capture/wsq.Encode); WSQBitrate its target in bits per
+	// pixel (default 0.75, the usual 500 ppi setting, about 15:1).
 	WSQEncode  func(img *image.Gray, ppi int, bitrate float64) ([]byte, error)
 	WSQBitrate float64
 	// PNGLevel is the zlib effort for PNG fingers. The default
@@ -94,7 +96,10 @@ func (o *Options) defaults() error {
 		o.FingerCompression = CompressionPNG
 	}
 	if o.WSQBitrate == 0 {
-		o.WSQBitrate = 0.75
+		o.WSQBitrate = wsq.DefaultBitrate
+	}
+	if o.WSQEncode == nil {
+		o.WSQEncode = wsq.Encode
 	}
 	if o.TOT == "" {
 		o.TOT = "ENR"

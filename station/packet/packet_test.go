@@ -524,9 +524,12 @@ func TestBuildRejects(t *testing.T) {
 		"separator":      func(e *Enrollment, o *Options) { e.ApplicantRef = "A\x1dB" },
 		"face not JPEG":  func(e *Enrollment, o *Options) { e.Face.JPEG = []byte("GIF89a") },
 		"no signer":      func(e *Enrollment, o *Options) { o.Signer = nil },
-		"WSQ no encoder": func(e *Enrollment, o *Options) { o.FingerCompression = CompressionWSQ },
-		"unknown codec":  func(e *Enrollment, o *Options) { o.FingerCompression = "JPEGL" },
-		"no ppi":         func(e *Enrollment, o *Options) { e.Fingers[0].PPI = 0 },
+		"WSQ fails": func(e *Enrollment, o *Options) {
+			o.FingerCompression = CompressionWSQ
+			o.WSQEncode = func(*image.Gray, int, float64) ([]byte, error) { return nil, errors.New("no") }
+		},
+		"unknown codec": func(e *Enrollment, o *Options) { o.FingerCompression = "JPEGL" },
+		"no ppi":        func(e *Enrollment, o *Options) { e.Fingers[0].PPI = 0 },
 	} {
 		e := testEnrollment(t, 16, 20)
 		o := testOptions(k)
@@ -543,8 +546,7 @@ func TestCompressions(t *testing.T) {
 	e.Face = nil
 	for _, c := range []Compression{CompressionNone, CompressionWSQ} {
 		o := testOptions(k)
-		o.FingerCompression = c
-		o.WSQEncode = wsq.Encode
+		o.FingerCompression = c // WSQ: the default encoder, capture/wsq
 		p := build(t, e, o)
 		got, err := Open(p.Bytes, k.ring, k.trusted)
 		if err != nil {

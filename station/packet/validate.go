@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"strconv"
 
+	"github.com/openenroll/stationd/capture/wsq"
 	"github.com/openenroll/stationd/station/packet/ansinist"
 	"github.com/openenroll/stationd/station/packet/iso19794"
 )
@@ -159,12 +160,8 @@ func checkRecords(m *Manifest, c *Contents) (*Records, error) {
 	return r, nil
 }
 
-// wsqSOI is the WSQ start-of-image marker (WSQ spec v3.1 Table 1).
-var wsqSOI = []byte{0xFF, 0xA0}
-
 // checkImageData checks the image header agrees with the record: PNG and
-// raw sizes exactly, WSQ by its start marker (decoding is the WSQ
-// package's job).
+// raw sizes exactly, WSQ from its frame header (without decoding).
 func checkImageData(c Compression, data []byte, w, h int) error {
 	switch c {
 	case CompressionPNG:
@@ -180,8 +177,12 @@ func checkImageData(c Compression, data []byte, w, h int) error {
 			return fmt.Errorf("%d raw bytes for %dx%d pixels", len(data), w, h)
 		}
 	case CompressionWSQ:
-		if !bytes.HasPrefix(data, wsqSOI) {
-			return fmt.Errorf("WSQ data does not start with the SOI marker")
+		cfg, err := wsq.DecodeConfig(data)
+		if err != nil {
+			return fmt.Errorf("WSQ headers: %v", err)
+		}
+		if cfg.Width != w || cfg.Height != h {
+			return fmt.Errorf("WSQ frame is %dx%d, record says %dx%d", cfg.Width, cfg.Height, w, h)
 		}
 	default:
 		return fmt.Errorf("compression %q unknown", c)
