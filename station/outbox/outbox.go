@@ -120,10 +120,15 @@ type Entry struct {
 
 // Status summarises the outbox for the operator UI.
 type Status struct {
-	Depth        int           `json:"depth"`         // packets not yet acknowledged (queued + sending)
-	Sending      int           `json:"sending"`       // of which claimed by the uplink now
-	QueuedBytes  int64         `json:"queued_bytes"`  // bytes not yet acknowledged
-	Acknowledged int           `json:"acknowledged"`  // acknowledged packets whose data is still held
+	Depth        int   `json:"depth"`        // packets not yet acknowledged (queued + sending)
+	Sending      int   `json:"sending"`      // of which claimed by the uplink now
+	QueuedBytes  int64 `json:"queued_bytes"` // bytes not yet acknowledged
+	Acknowledged int   `json:"acknowledged"` // acknowledged packets whose data is still held
+	AckedBytes   int64 `json:"acked_bytes"`  // their bytes (given up first when space runs out)
+	// Room is how many bytes a new packet may have and still fit (counting
+	// acknowledged copies as free); -1 without a quota. The station refuses
+	// to open a new enrollment when Room is below its expected packet size.
+	Room         int64         `json:"room"`
 	Rejected     int           `json:"rejected"`      // packets central refused; need a technician
 	UsedBytes    int64         `json:"used_bytes"`    // all packet bytes held (counted against the quota)
 	QuotaBytes   int64         `json:"quota_bytes"`   // 0 = unlimited
@@ -628,7 +633,15 @@ func (o *Outbox) Status() (Status, error) {
 			st.Depth++
 			st.QueuedBytes += e.Size
 		}
-		st.Acknowledged = tx.Bucket(bktAcked).Stats().KeyN
+		ac := tx.Bucket(bktAcked).Cursor()
+		for k, _ := ac.First(); k != nil; k, _ = ac.Next() {
+			e, err := getMeta(meta, k[8:])
+			if err != nil {
+				return err
+			}
+			st.Acknowledged++
+			st.AckedBytes += e.Size
+		}
 		st.Rejected = tx.Bucket(bktRej).Stats().KeyN
 		if v := tx.Bucket(bktInfo).Get(keyLastAck); len(v) == 8 {
 			st.LastAck = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
@@ -637,6 +650,10 @@ func (o *Outbox) Status() (Status, error) {
 	})
 	if err != nil {
 		return Status{}, fmt.Errorf("outbox: status: %w", err)
+	}
+	st.Room = -1
+	if st.QuotaBytes > 0 {
+		st.Room = max(0, st.QuotaBytes-st.UsedBytes+st.AckedBytes)
 	}
 	if !st.OldestQueued.IsZero() {
 		st.OldestAge = o.opts.Now().Sub(st.OldestQueued)

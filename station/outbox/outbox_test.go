@@ -214,8 +214,14 @@ func TestQuota(t *testing.T) {
 	if e, _ := o.Get(id1); e.State != Purged {
 		t.Fatalf("evicted packet is %s, want purged", e.State)
 	}
-	if st, _ := o.Status(); st.UsedBytes != 8000 {
-		t.Fatalf("used %d, want 8000", st.UsedBytes)
+	if st, _ := o.Status(); st.UsedBytes != 8000 || st.Room != 2000 {
+		t.Fatalf("used %d room %d, want 8000 and 2000", st.UsedBytes, st.Room)
+	}
+	if err := o.Acknowledge(id2, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := o.Status(); st.Room != 6000 || st.AckedBytes != 4000 {
+		t.Fatalf("after ack: room %d acked bytes %d, want 6000 and 4000", st.Room, st.AckedBytes)
 	}
 }
 
