@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"image"
 	"math"
 	"strconv"
 	"strings"
@@ -410,5 +411,27 @@ func TestDecodeErrors(t *testing.T) {
 		if c.want != "" && !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %q does not mention %q", name, err, c.want)
 		}
+	}
+}
+
+// A sub-image (non-zero origin, stride wider than the width) must encode
+// exactly like a copy of its pixels.
+func TestEncodeSubImage(t *testing.T) {
+	big := ridgeImage(200, 150, 4)
+	sub := big.SubImage(image.Rect(37, 21, 37+120, 21+100)).(*image.Gray)
+	cp := image.NewGray(image.Rect(0, 0, 120, 100))
+	for y := 0; y < 100; y++ {
+		copy(cp.Pix[y*120:(y+1)*120], big.Pix[(21+y)*big.Stride+37:])
+	}
+	a, err := Encode(sub, 500, DefaultBitrate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Encode(cp, 500, DefaultBitrate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Error("sub-image encodes differently from a copy of its pixels")
 	}
 }
