@@ -66,6 +66,7 @@ type decoder struct {
 	data   []byte
 	pos    int
 	fb     *filterBank
+	even   *evenBank
 	dqt    *quantTable
 	tables [maxTables]*huffDecoder
 	frame  *frameHeader
@@ -195,7 +196,7 @@ func (d *decoder) finish(at int, headerOnly bool) error {
 	if d.n != d.total {
 		return d.errf(at, "image data ends after %d of the %d coefficients the frame holds", d.n, d.total)
 	}
-	if d.fb == nil {
+	if d.fb == nil && d.even == nil {
 		return d.errf(at, "no transform table (DTT) in the stream")
 	}
 	return nil
@@ -211,9 +212,10 @@ func (d *decoder) parseDTT() error {
 		return d.errf(off, "DTT segment too short")
 	}
 	l0, l1 := int(body[0]), int(body[1])
-	if l0%2 == 0 || l1%2 == 0 {
-		return d.errf(off, "DTT defines filters of %d and %d taps; only odd-length (symmetric) filter banks are supported", l0, l1)
+	if l0%2 != l1%2 || l0 == 0 || l1 == 0 {
+		return d.errf(off, "DTT defines filters of %d and %d taps; both must be odd (whole-sample symmetric) or both even (half-sample symmetric)", l0, l1)
 	}
+	odd := l0%2 == 1
 	n0, n1 := (l0+1)/2, (l1+1)/2
 	if len(body) != 2+6*(n0+n1) {
 		return d.errf(off, "DTT segment has %d bytes, want %d for filters of %d and %d taps", len(body), 2+6*(n0+n1), l0, l1)
@@ -227,11 +229,19 @@ func (d *decoder) parseDTT() error {
 		}
 		coef[i] = v
 	}
+	if !odd {
+		eb, err := newEvenBank(coef[:n0], coef[n0:])
+		if err != nil {
+			return d.errf(off, "DTT: %v", err)
+		}
+		d.fb, d.even = nil, eb
+		return nil
+	}
 	fb, err := newFilterBank(coef[:n0], coef[n0:])
 	if err != nil {
 		return d.errf(off, "DTT: %v", err)
 	}
-	d.fb = fb
+	d.fb, d.even = fb, nil
 	return nil
 }
 
@@ -481,8 +491,14 @@ func (d *decoder) reconstruct() (*image.Gray, error) {
 		}
 		base += area
 	}
-	tr := newTransformer(d.fb, plane, *tp, w, h)
-	tr.inverse(d.geom)
+	if d.even != nil {
+		for i := len(d.geom.nodes) - 1; i >= 0; i-- {
+			nd := d.geom.nodes[i]
+			d.even.synthRegion(plane, w, nd.r, nd.invX, nd.invY)
+		}
+	} else {
+		newTransformer(d.fb, plane, *tp, w, h).inverse(d.geom)
+	}
 	img := image.NewGray(image.Rect(0, 0, w, h))
 	for i, v := range plane {
 		p := v*f.scale + f.shift + 0.5

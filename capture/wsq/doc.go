@@ -20,10 +20,11 @@
 // The decoder reads everything this encoder writes and what the
 // specification lets other encoders write: tables in any order before the
 // data, several Huffman tables in one DHT segment, any number of blocks,
-// comments anywhere between segments, restart markers, and any odd-length
-// symmetric filter pair in the DTT. Even-length (asymmetric) filter banks
-// are rejected with an error. Every size the decoder allocates is bounded
-// by the frame header (at most MaxPixels pixels) and by the input length.
+// comments anywhere between segments, restart markers, and any
+// perfect-reconstruction filter pair in the DTT: odd-length (whole-sample
+// symmetric, like the 9/7) or even-length (half-sample symmetric lowpass,
+// antisymmetric highpass). Every size the decoder allocates is bounded by
+// the frame header (at most MaxPixels pixels) and by the input length.
 //
 // The package is pure computation: no I/O of its own, no goroutines.
 package wsq

@@ -64,6 +64,18 @@ func getPlane(n int) *[]float32 {
 // (DefaultBitrate for the FBI's usual 0.75; 2.25 for near-lossless) and
 // records ppi in a NISTCOM comment (ppi ≤ 0 is written as unknown, -1).
 func Encode(img *image.Gray, ppi int, bitrate float64) ([]byte, error) {
+	return encode(img, ppi, bitrate, nil)
+}
+
+// analysisBank lets tests encode with another filter bank: forward
+// decomposes the plane in place, and lo, hi are the halves the DTT
+// carries.
+type analysisBank struct {
+	forward func(plane []float32, g *geometry)
+	lo, hi  []float64
+}
+
+func encode(img *image.Gray, ppi int, bitrate float64, bank *analysisBank) ([]byte, error) {
 	if img == nil {
 		return nil, errors.New("wsq encode: no image")
 	}
@@ -114,8 +126,11 @@ func Encode(img *image.Gray, ppi int, bitrate float64) ([]byte, error) {
 	g := newGeometry(w, h)
 	tp := getPlane(w * h)
 	defer planePool.Put(tp)
-	tr := newTransformer(specFilters, plane, *tp, w, h)
-	tr.forward(g)
+	if bank == nil {
+		newTransformer(specFilters, plane, *tp, w, h).forward(g)
+	} else {
+		bank.forward(plane, g)
+	}
 
 	// Bit allocation, then the bin widths as the DQT will carry them.
 	Q := binWidths(variances(plane, g), bitrate)
@@ -173,7 +188,12 @@ func Encode(img *image.Gray, ppi int, bitrate float64) ([]byte, error) {
 	out := make([]byte, 0, int(float64(w*h)*bitrate/8)+1024)
 	out = be16(out, markerSOI)
 	out = appendCOM(out, nistcom(w, h, ppi, bitrate))
-	out = appendDTT(out, specLowpass, specHighpass)
+	switch {
+	case bank == nil:
+		out = appendDTT(out, specLowpass, specHighpass)
+	default:
+		out = appendDTTLengths(out, 2*len(bank.lo), 2*len(bank.hi), bank.lo, bank.hi)
+	}
 	out = appendDQT(out, &qs, &zs)
 	out = appendSOF(out, w, h, mS, rS)
 	tableWritten := [2]bool{}
@@ -264,11 +284,17 @@ func appendScaled16(b []byte, s scaled) []byte {
 
 // appendDTT writes the transform table (spec §B.2.3): the two filter
 // lengths, then the centre and one side of each symmetric filter as
-// sign byte, decimal exponent byte and 32-bit magnitude.
+// sign byte, decimal exponent byte and 32-bit magnitude. Odd-length
+// filters are given as centre and right side; appendDTTLengths also
+// writes even-length ones (right half only).
 func appendDTT(b []byte, lo, hi []float64) []byte {
+	return appendDTTLengths(b, 2*len(lo)-1, 2*len(hi)-1, lo, hi)
+}
+
+func appendDTTLengths(b []byte, l0, l1 int, lo, hi []float64) []byte {
 	b = be16(b, markerDTT)
 	b = be16(b, 2+2+6*(len(lo)+len(hi)))
-	b = append(b, byte(2*len(lo)-1), byte(2*len(hi)-1))
+	b = append(b, byte(l0), byte(l1))
 	for _, f := range [][]float64{lo, hi} {
 		for _, c := range f {
 			sign := byte(0)

@@ -27,6 +27,13 @@ func FuzzDecode(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	if eb, err := newEvenBank(even8Lo, even8Hi); err == nil {
+		data, err := encode(ridgeImage(30, 20, 3), 500, 1, evenAnalysis(eb))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	f.Add([]byte{0xFF, 0xA0, 0xFF, 0xA1})
 	f.Add([]byte{0xFF, 0xA0, 0xFF, 0xA2, 0, 17, 0, 255, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 100, 0, 0, 1, 0, 0, 0, 0xFF, 0xA1})
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -396,7 +396,7 @@ func TestDecodeErrors(t *testing.T) {
 		"no eoi":    {good[:len(good)-2], ""},
 		"huge frame": {append([]byte{0xFF, 0xA0, 0xFF, 0xA2, 0, 17, 0, 255, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 100, 0, 0, 1, 0, 0, 0}, 0xFF, 0xA1),
 			"at most"},
-		"even filters": {[]byte{0xFF, 0xA0, 0xFF, 0xA4, 0, 4, 2, 2, 0xFF, 0xA1}, "odd-length"},
+		"mixed filters": {[]byte{0xFF, 0xA0, 0xFF, 0xA4, 0, 4, 9, 8, 0xFF, 0xA1}, "both must be odd"},
 	}
 	for name, c := range cases {
 		_, _, err := Decode(c.data)

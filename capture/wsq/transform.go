@@ -16,9 +16,10 @@ var (
 	specHighpass = []float64{0.78848561640566439, -0.41809227322221221, -0.04068941760955844, 0.06453888262893845}
 )
 
-// maxFilterHalf bounds the filters a DTT may define (taps per side); the
-// spec's filters have 4 and 3. A byte-sized length allows up to 127.
-const maxFilterHalf = 127
+// maxFilterHalf bounds the filters a DTT may define (taps per side, 65
+// taps in all); the spec's filters have 4 and 3. Longer filters are
+// refused rather than spent time on.
+const maxFilterHalf = 32
 
 // filterBank holds a symmetric odd-length analysis pair and the synthesis
 // kernels derived from it.
