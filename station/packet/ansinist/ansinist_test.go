@@ -22,13 +22,19 @@ func binaryBlob(n int, seed byte) []byte {
 }
 
 func sampleTransaction(t testing.TB) (*Transaction, Type1, Type2, Type10, []Type14) {
+	return sampleTransactionSized(t, 300, 1000)
+}
+
+// sampleTransactionSized makes the sample with image data of the given
+// sizes (small for fuzz seeds).
+func sampleTransactionSized(t testing.TB, faceBytes, fingerBytes int) (*Transaction, Type1, Type2, Type10, []Type14) {
 	t.Helper()
 	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	h := Type1{TOT: "ENR", Date: day, DAI: "CENTRAL", ORI: "BOOTH-7", TCN: "S-0001",
 		NSR: PPMM(500), NTR: PPMM(500), GMT: time.Date(2026, 11, 27, 5, 6, 7, 0, time.UTC)}
 	t2 := Type2{IDC: 0, Fields: []UserField{{Num: 3, Items: [][]string{{"APP-42"}}}, {Num: 7, Items: [][]string{{"3", "XX", "amputated"}, {"8", "UP", "bandaged"}}}}}
 	t10 := Type10{IDC: 1, IMT: "FACE", SRC: "BOOTH-7", PHD: day, HLL: 480, VLL: 640, SLC: 1, THPS: 300, TVPS: 300,
-		CGA: CompressionJPEGB, CSP: "YCC", SAP: SAPISOFullFront, Data: binaryBlob(300, 1)}
+		CGA: CompressionJPEGB, CSP: "YCC", SAP: SAPISOFullFront, Data: binaryBlob(faceBytes, 1)}
 	var t14s []Type14
 	for i, pos := range []int{1, 2} {
 		t14s = append(t14s, Type14{IDC: 2 + i, IMP: ImpressionPlain, SRC: "BOOTH-7", FCD: day, HLL: 416, VLL: 560,
@@ -36,7 +42,7 @@ func sampleTransaction(t testing.TB) (*Transaction, Type1, Type2, Type10, []Type
 			FQM:  []QualityMetric{{FGP: pos, Score: 80 + i, VendorID: 0x00FF, ProductCode: 7}},
 			NQM:  []NISTQuality{{FGP: pos, Score: 2}},
 			AMP:  nil,
-			Data: binaryBlob(1000+i, byte(i))})
+			Data: binaryBlob(fingerBytes+i, byte(i))})
 	}
 	t14s[1].AMP = []Amputation{{FGP: 3, Code: AmputationAmputated}}
 	tx := &Transaction{}
@@ -247,13 +253,17 @@ func TestEncodeRejects(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	tx, _, _, _, _ := sampleTransaction(f)
+	tx, _, _, _, _ := sampleTransactionSized(f, 12, 16)
 	good, err := tx.Encode()
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
 	f.Add(good[:200])
+	big, _, _, _, _ := sampleTransaction(f)
+	if b, err := big.Encode(); err == nil {
+		f.Add(b)
+	}
 	f.Add([]byte("1.001:30\x1d1.002:0400\x1d1.003:1\x1f0\x1c"))
 	f.Add([]byte("1.001:9999999999\x1d"))
 	f.Fuzz(func(t *testing.T, b []byte) {
