@@ -204,10 +204,14 @@ func TestFaultsOnTheWire(t *testing.T) {
 	h.ack(ccOK)
 	s.Inject(Fault{Kind: FaultDrop}, 1)
 	h.send(insTemplateNum)
-	h.f.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	got, _ := io.ReadAll(h.f)
-	if len(got) != 14-3 {
-		t.Fatalf("drop fault: %d bytes arrived, want 11", len(got))
+	h.f.SetReadDeadline(time.Now().Add(2 * time.Second))
+	got := make([]byte, 14-3) // a TemplateNum answer is 14 bytes
+	if _, err := io.ReadFull(h.f, got); err != nil {
+		t.Fatalf("drop fault: %v", err)
+	}
+	h.f.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if n, _ := h.f.Read(make([]byte, 16)); n != 0 {
+		t.Fatalf("drop fault: %d more bytes after the 11 expected", n)
 	}
 }
 

@@ -50,7 +50,7 @@ func testOptions() zfm.Options {
 	o.Baud = testBaud
 	o.ImageWidth, o.ImageHeight = testW, testH
 	o.PollInterval = zfm.Duration{Duration: 10 * time.Millisecond}
-	o.CommandTimeout = zfm.Duration{Duration: 300 * time.Millisecond}
+	o.CommandTimeout = zfm.Duration{Duration: time.Second}
 	o.CaptureTimeout = zfm.Duration{Duration: 5 * time.Second}
 	o.PresenceInterval = zfm.Duration{Duration: 20 * time.Millisecond}
 	return o
@@ -375,7 +375,7 @@ func TestTemplateCount(t *testing.T) {
 func TestFaults(t *testing.T) {
 	sim := startSim(t, zfmsim.Config{NoPacing: true})
 	o := testOptions()
-	o.CommandTimeout = zfm.Duration{Duration: 150 * time.Millisecond}
+	o.CommandTimeout = zfm.Duration{Duration: 400 * time.Millisecond} // timeouts are part of these cases: short, with room for a loaded host
 	sc := open(t, sim, o, nil)
 	finger := zfmsim.BuiltinFinger(testW, testH, 11)
 	sim.Place(finger)
