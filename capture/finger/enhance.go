@@ -24,8 +24,7 @@ func init() {
 	}
 }
 
-// orientSmooth writes into w.skel (used here as scratch for the direction
-// per 16-block) and w.osm the ridge-direction smoothing of w.sm within the
+// orientSmooth writes into w.osm the ridge-direction smoothing of w.sm within the
 // rectangle x0..x1, y0..y1. Directions come from the structure tensor summed
 // over each block's 3x3 block neighbourhood (a 48x48 px window).
 func (w *work) orientSmooth(x0, y0, x1, y1 int) {
@@ -57,19 +56,25 @@ func (w *work) orientSmooth(x0, y0, x1, y1 int) {
 	w.osm = growU8(w.osm, W*H)
 	copy(w.osm, w.sm)
 	const n = 2*osHalf + 1
-	for y := max(y0, osHalf); y < min(y1, H-osHalf); y++ {
-		row := w.osm[y*W:]
-		for x := max(x0, osHalf); x < min(x1, W-osHalf); x++ {
-			bi := (y/blk)*w.nbx + x/blk
+	var off [n]int
+	for by := y0 / blk; by*blk < y1; by++ {
+		for bx := x0 / blk; bx*blk < x1; bx++ {
+			bi := by*w.nbx + bx
 			if !w.fg[bi] {
 				continue
 			}
-			off := &osOff[w.dir[bi]]
-			var s int
-			for k := range n {
-				s += int(w.sm[(y+off[k][1])*W+x+off[k][0]])
+			for k, o := range &osOff[w.dir[bi]] {
+				off[k] = o[1]*W + o[0]
 			}
-			row[x] = uint8((s + n/2) / n)
+			for y := max(by*blk, osHalf); y < min(by*blk+blk, H-osHalf); y++ {
+				for x := max(bx*blk, osHalf); x < min(bx*blk+blk, W-osHalf); x++ {
+					i := y*W + x
+					s := int(w.sm[i+off[0]]) + int(w.sm[i+off[1]]) + int(w.sm[i+off[2]]) +
+						int(w.sm[i+off[3]]) + int(w.sm[i+off[4]]) + int(w.sm[i+off[5]]) +
+						int(w.sm[i+off[6]]) + int(w.sm[i+off[7]]) + int(w.sm[i+off[8]])
+					w.osm[i] = uint8((s + n/2) / n)
+				}
+			}
 		}
 	}
 }

@@ -104,56 +104,75 @@ func (w *work) binarise(x0, y0, x1, y1 int) {
 			w.integ[base+x+1] = w.integ[prev+x+1] + rs
 		}
 	}
-	for y := max(y0, 1); y < min(y1, H-1); y++ {
-		ya, yb := max(y-binWin, 0), min(y+binWin+1, H)
-		row := w.osm[y*W:]
-		for x := max(x0, 1); x < min(x1, W-1); x++ {
-			if !w.fgAt(x, y) {
+	stride := W + 1
+	for by := y0 / blk; by*blk < y1; by++ {
+		for bx := x0 / blk; bx*blk < x1; bx++ {
+			if !w.fg[by*w.nbx+bx] {
 				continue
 			}
-			xa, xb := max(x-binWin, 0), min(x+binWin+1, W)
-			s := w.integ[yb*(W+1)+xb] - w.integ[ya*(W+1)+xb] - w.integ[yb*(W+1)+xa] + w.integ[ya*(W+1)+xa]
-			area := int32((yb - ya) * (xb - xa))
-			if int32(row[x])*area < s {
-				w.skel[y*W+x] = 1
+			for y := max(by*blk, 1); y < min(by*blk+blk, H-1); y++ {
+				ya, yb := max(y-binWin, 0), min(y+binWin+1, H)
+				ra, rb := w.integ[ya*stride:], w.integ[yb*stride:]
+				row := w.osm[y*W:]
+				out := w.skel[y*W:]
+				for x := max(bx*blk, 1); x < min(bx*blk+blk, W-1); x++ {
+					xa, xb := max(x-binWin, 0), min(x+binWin+1, W)
+					sum := rb[xb] - ra[xb] - rb[xa] + ra[xa]
+					area := int32((yb - ya) * (xb - xa))
+					if int32(row[x])*area < sum {
+						out[x] = 1
+					}
+				}
 			}
 		}
 	}
 }
 
-// thin reduces the ridge map to one-pixel-wide lines (Zhang & Suen 1984),
-// scanning only the bounding box.
+// thin reduces the ridge map to one-pixel-wide lines (Zhang & Suen 1984).
+// Only ridge pixels are visited: the candidate list starts as every ridge
+// pixel in the bounding box and keeps the survivors of each pass.
 func (w *work) thin(x0, y0, x1, y1 int) {
 	W, H := w.w, w.h
 	x0, y0, x1, y1 = max(x0, 1), max(y0, 1), min(x1, W-1), min(y1, H-1)
+	cand := w.cand[:0]
+	for y := y0; y < y1; y++ {
+		row := w.skel[y*W : y*W+x1]
+		for x := x0; x < x1; x++ {
+			if row[x] != 0 {
+				cand = append(cand, int32(y*W+x))
+			}
+		}
+	}
 	del := w.stack[:0]
+	s := w.skel
 	for {
 		changed := false
 		for sub := 0; sub < 2; sub++ {
 			del = del[:0]
 			tab := &zsDel[sub]
-			for y := y0; y < y1; y++ {
-				for x := x0; x < x1; x++ {
-					i := y*W + x
-					if w.skel[i] == 0 {
-						continue
-					}
-					if tab[nbCode(w.skel, i, W)] {
-						del = append(del, int32(i))
-					}
+			for _, i := range cand {
+				if s[i] != 0 && tab[nbCode(s, int(i), W)] {
+					del = append(del, i)
 				}
 			}
 			for _, i := range del {
-				w.skel[i] = 0
+				s[i] = 0
 			}
-			if len(del) > 0 {
-				changed = true
-			}
+			changed = changed || len(del) > 0
 		}
 		if !changed {
 			break
 		}
+		k := 0
+		for _, i := range cand {
+			if s[i] != 0 {
+				cand[k] = i
+				k++
+			}
+		}
+		cand = cand[:k]
 	}
+	w.cand = cand
 	w.stack = del
 }
 

@@ -40,6 +40,7 @@ type work struct {
 	dir    []uint8 // quantised ridge direction per 16-block
 	tmp    []uint16
 	skel   []uint8 // binarised, then thinned ridge map
+	cand   []int32 // thinning candidates
 	integ  []int32 // integral image of sm, (w+1)*(h+1)
 	nbx    int     // 16-blocks across
 	nby    int     // 16-blocks down

@@ -152,6 +152,21 @@ func (w *work) measure(f *Features) {
 	var cx, cy float64
 	bx0, by0, bx1, by1 := w.nbx, w.nby, -1, -1
 	var contrast float64
+	var bgHist [64]int
+	for i, fg := range w.fg {
+		if !fg {
+			bgHist[min(int(w.bStdS[i]), 63)]++
+			nbg++
+		}
+	}
+	bgMedian, acc := 0, 0
+	for bgMedian = 0; bgMedian < 63; bgMedian++ {
+		acc += bgHist[bgMedian]
+		if 2*acc >= nbg {
+			break
+		}
+	}
+	dirtStd := max(dirtStdMin, dirtNoiseX*(float64(bgMedian)+0.5))
 	for by := 0; by < w.nby; by++ {
 		for bx := 0; bx < w.nbx; bx++ {
 			i := by*w.nbx + bx
@@ -165,11 +180,8 @@ func (w *work) measure(f *Features) {
 				bx0, by0 = min(bx0, bx), min(by0, by)
 				bx1, by1 = max(bx1, bx), max(by1, by)
 				contrast += float64(w.bStd[i])
-			} else {
-				nbg++
-				if float64(w.bStdS[i]) >= dirtStdMin || float64(w.bMean[i]) < dirtMeanMax {
-					dirty++
-				}
+			} else if float64(w.bStdS[i]) >= dirtStd || float64(w.bMean[i]) < dirtMeanMax {
+				dirty++
 			}
 		}
 	}

@@ -30,6 +30,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/gob"
 	"flag"
 	"fmt"
 	"go/format"
@@ -52,10 +53,11 @@ import (
 const nFeat = len(finger.FeatureNames)
 
 type sample struct {
+	F      finger.Features
 	x      [nFeat]float64
-	y      float64
-	master int
-	rej    string
+	Y      float64
+	Master int
+	Rej    string
 }
 
 func main() {
@@ -68,9 +70,13 @@ func main() {
 	iters := flag.Int("iters", 4000, "Adam iterations")
 	l2 := flag.Float64("l2", 1e-3, "L2 penalty on the weights")
 	workers := flag.Int("j", min(2, runtime.NumCPU()), "parallel workers")
+	cache := flag.String("cache", "", "keep the measured impressions in this gob file and reuse it when it exists (for trying model variants)")
 	flag.Parse()
 
-	samples := generate(*n, *seed, *perMaster, *workers)
+	samples := loadOrGenerate(*cache, *n, *seed, *perMaster, *workers)
+	for i := range samples {
+		samples[i].x = finger.Vector(&samples[i].F)
+	}
 	if *csvOut != "" {
 		if err := writeCSV(*csvOut, samples); err != nil {
 			log.Fatal(err)
@@ -79,11 +85,11 @@ func main() {
 	var train, val []sample
 	rejected := 0
 	for _, s := range samples {
-		if s.rej != "" {
+		if s.Rej != "" {
 			rejected++
 			continue
 		}
-		if s.master%5 == 4 {
+		if s.Master%5 == 4 {
 			val = append(val, s)
 		} else {
 			train = append(train, s)
@@ -107,6 +113,32 @@ func main() {
 	if *nfiq != "" {
 		reportNFIQ2(&m, *nfiq)
 	}
+}
+
+func loadOrGenerate(cache string, n int, seed uint64, perMaster, workers int) []sample {
+	if cache != "" {
+		if f, err := os.Open(cache); err == nil {
+			defer f.Close()
+			var s []sample
+			if err := gob.NewDecoder(f).Decode(&s); err != nil {
+				log.Fatalf("%s: %v", cache, err)
+			}
+			log.Printf("loaded %d measured impressions from %s", len(s), cache)
+			return s
+		}
+	}
+	s := generate(n, seed, perMaster, workers)
+	if cache != "" {
+		f, err := os.Create(cache)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := gob.NewEncoder(f).Encode(s); err != nil {
+			log.Fatal(err)
+		}
+		f.Close()
+	}
+	return s
 }
 
 // generate renders and measures n impressions, perMaster per synthetic finger.
@@ -148,9 +180,9 @@ func generate(n int, seed uint64, perMaster, workers int) []sample {
 				if err != nil {
 					log.Fatalf("Assess: %v", err)
 				}
-				s := sample{x: finger.Vector(&res.Features), y: float64(lab.Quality), master: j.master}
+				s := sample{F: res.Features, Y: float64(lab.Quality), Master: j.master}
 				if !res.Fingerprint {
-					s.rej = res.Rejection
+					s.Rej = res.Rejection
 				}
 				out[j.i] = s
 				mu.Lock()
@@ -208,7 +240,7 @@ func fit(train []sample, iters int, l2 float64) finger.Model {
 				a += p[k] * z[i][k]
 			}
 			s := 1 / (1 + math.Exp(-a))
-			e := s - t.y/100
+			e := s - t.Y/100
 			d := 2 * e * s * (1 - s) / float64(len(train))
 			for k := range nFeat {
 				g[k] += d * z[i][k]
@@ -239,8 +271,8 @@ func evaluate(m *finger.Model, set []sample) (rmse, rho float64) {
 	lab := make([]float64, len(set))
 	for i, s := range set {
 		pred[i] = m.Predict(s.x)
-		lab[i] = s.y
-		rmse += (pred[i] - s.y) * (pred[i] - s.y)
+		lab[i] = s.Y
+		rmse += (pred[i] - s.Y) * (pred[i] - s.Y)
 	}
 	return math.Sqrt(rmse / float64(len(set))), spearman(pred, lab)
 }
@@ -322,7 +354,7 @@ func writeCSV(name string, samples []sample) error {
 	head := append([]string{"label", "master", "rejection"}, finger.FeatureNames[:]...)
 	w.Write(head)
 	for _, s := range samples {
-		row := []string{strconv.FormatFloat(s.y, 'f', 0, 64), strconv.Itoa(s.master), s.rej}
+		row := []string{strconv.FormatFloat(s.Y, 'f', 0, 64), strconv.Itoa(s.Master), s.Rej}
 		for _, x := range s.x {
 			row = append(row, strconv.FormatFloat(x, 'g', 6, 64))
 		}

@@ -13,13 +13,12 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/image/bmp"
+	_ "golang.org/x/image/bmp" // BMP input (registers itself with image)
 
 	"github.com/openenroll/stationd/capture/finger"
 )
 
 func init() {
-	image.RegisterFormat("bmp", "BM", bmp.Decode, bmp.DecodeConfig)
 	register(command{
 		name:    "finger-quality",
 		summary: "score fingerprint image files (PNG, PGM, BMP; 8-bit grey)",
@@ -35,10 +34,30 @@ func runFingerQuality(args []string, stdout io.Writer) error {
 		fmt.Fprintln(fs.Output(), "usage: stationctl finger-quality [--csv] [--ppi N] FILE...")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	// Flags may come before or after the files
+	// (stationctl finger-quality FILE... --csv).
+	var flagArgs, files []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			files = append(files, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "-") && a != "-":
+			flagArgs = append(flagArgs, a)
+			name := strings.TrimLeft(a, "-")
+			if (name == "ppi") && i+1 < len(args) {
+				flagArgs = append(flagArgs, args[i+1])
+				i++
+			}
+		default:
+			files = append(files, a)
+		}
+	}
+	if err := fs.Parse(flagArgs); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		return usageError{"finger-quality: give at least one image file"}
 	}
 	var cw *csv.Writer
@@ -50,7 +69,7 @@ func runFingerQuality(args []string, stdout io.Writer) error {
 			"minutiae_density", "rejection"})
 	}
 	failed := 0
-	for _, name := range fs.Args() {
+	for _, name := range files {
 		img, err := readGray(name)
 		var res finger.Result
 		if err == nil {
@@ -99,7 +118,7 @@ func runFingerQuality(args []string, stdout io.Writer) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d files could not be scored", failed, fs.NArg())
+		return fmt.Errorf("%d of %d files could not be scored", failed, len(files))
 	}
 	return nil
 }
