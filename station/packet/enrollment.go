@@ -159,6 +159,10 @@ func (e *Enrollment) validate() error {
 			return fmt.Errorf("packet: %s has neither an image nor an exception", f.Position)
 		case f.Exception != nil && !f.Exception.Reason.valid():
 			return fmt.Errorf("packet: %s: exception reason %q, want amputated, bandaged or unable", f.Position, f.Exception.Reason)
+		case f.Exception != nil && len(f.Exception.Photo) > 0:
+			if _, err := inspectJPEG(f.Exception.Photo); err != nil {
+				return fmt.Errorf("packet: %s: exception photo: %w", f.Position, err)
+			}
 		case f.Image != nil:
 			b := f.Image.Bounds()
 			if b.Dx() < 1 || b.Dy() < 1 || b.Dx() > 65535 || b.Dy() > 65535 {

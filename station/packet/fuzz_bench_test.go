@@ -264,4 +264,16 @@ func TestResignSeedOpens(t *testing.T) {
 	if _, _, err := resignAndOpen(t, k, items, mj, items[1].data); !errors.Is(err, ErrInvalidRecords) {
 		t.Fatalf("quality mismatch: %v", err)
 	}
+	// Item names are fixed by the format: a path is refused even when
+	// signed, so a receiver can use names as file names.
+	for _, bad := range []struct{ name, media string }{{"../evil.jpg", MediaJPEG}, {"exception-03.jpg", MediaJPEG}, {"exception-08.jpg", MediaAN2}} {
+		m := *p.Manifest
+		m.Items = append([]Item{}, m.Items...)
+		last := len(m.Items) - 1
+		m.Items[last].Name, m.Items[last].MediaType = bad.name, bad.media
+		mj, _ = json.Marshal(&m)
+		if _, ok, err := resignAndOpen(t, k, items, mj, items[1].data); !ok || !errors.Is(err, ErrInvalidRecords) {
+			t.Errorf("item %q (%s): ok=%v err=%v", bad.name, bad.media, ok, err)
+		}
+	}
 }

@@ -159,7 +159,7 @@ func Build(e *Enrollment, opts Options) (*Packet, error) {
 	if e.Face != nil {
 		fi, err := inspectJPEG(e.Face.JPEG)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("packet: face image: %w", err)
 		}
 		face = &fi
 		m.Face = &FaceEntry{Quality: e.Face.Quality, Attempts: e.Face.Attempts, Captured: e.Face.Captured.UTC(),
@@ -185,7 +185,7 @@ func Build(e *Enrollment, opts Options) (*Packet, error) {
 			fe.Status = StatusException
 			fe.Exception = &ExceptionEntry{Reason: f.Exception.Reason, Note: f.Exception.Note}
 			if len(f.Exception.Photo) > 0 {
-				name := fmt.Sprintf("exception-%02d.jpg", int(f.Position))
+				name := photoItemName(f.Position)
 				fe.Exception.PhotoItem = name
 				photos = append(photos, payloadItem{name, MediaJPEG, f.Exception.Photo})
 			}

@@ -122,10 +122,10 @@ type faceInfo struct {
 func inspectJPEG(b []byte) (faceInfo, error) {
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return faceInfo{}, fmt.Errorf("packet: face image is not a JPEG: %w", err)
+		return faceInfo{}, fmt.Errorf("not a JPEG: %w", err)
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > 65535 || cfg.Height > 65535 {
-		return faceInfo{}, fmt.Errorf("packet: face image size %dx%d out of range", cfg.Width, cfg.Height)
+		return faceInfo{}, fmt.Errorf("JPEG size %dx%d out of range", cfg.Width, cfg.Height)
 	}
 	return faceInfo{w: cfg.Width, h: cfg.Height, gray: cfg.ColorModel == color.GrayModel}, nil
 }

@@ -26,9 +26,29 @@ func checkRecords(m *Manifest, c *Contents) (*Records, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidRecords, fmt.Sprintf(format, args...))
 	}
+	// Item names are fixed by this format, so a receiver may use them as
+	// file names: anything else (a path, say) is refused here.
+	photos := map[string]bool{}
+	for _, it := range c.Items {
+		want, ok := itemMediaType(it.Name)
+		if !ok {
+			return nil, bad("item name %q is not one this format defines", it.Name)
+		}
+		if it.MediaType != want {
+			return nil, bad("item %q has media type %q, want %q", it.Name, it.MediaType, want)
+		}
+		if want == MediaJPEG {
+			photos[it.Name] = false
+		}
+	}
 	var captured []FingerEntry
 	exceptions := map[int]FingerEntry{}
+	positions := map[FingerPosition]bool{}
 	for _, f := range m.Fingers {
+		if f.Position < 1 || f.Position > 10 || positions[f.Position] {
+			return nil, bad("finger position %d out of range or listed twice", f.Position)
+		}
+		positions[f.Position] = true
 		switch f.Status {
 		case StatusCaptured:
 			if f.Quality == nil {
@@ -40,13 +60,23 @@ func checkRecords(m *Manifest, c *Contents) (*Records, error) {
 				return nil, bad("%s: exception without a reason", f.Position)
 			}
 			if f.Exception.PhotoItem != "" {
-				if _, ok := c.Item(f.Exception.PhotoItem); !ok {
-					return nil, bad("%s: exception photo %q missing", f.Position, f.Exception.PhotoItem)
+				ph, ok := c.Item(f.Exception.PhotoItem)
+				if !ok || f.Exception.PhotoItem != photoItemName(f.Position) {
+					return nil, bad("%s: exception photo %q missing or misnamed", f.Position, f.Exception.PhotoItem)
 				}
+				if _, err := inspectJPEG(ph); err != nil {
+					return nil, bad("%s: exception photo: %v", f.Position, err)
+				}
+				photos[f.Exception.PhotoItem] = true
 			}
 			exceptions[int(f.Position)] = f
 		default:
 			return nil, bad("%s: status %q unknown", f.Position, f.Status)
+		}
+	}
+	for name, used := range photos {
+		if !used {
+			return nil, bad("photo %q belongs to no finger exception", name)
 		}
 	}
 	r := &Records{}
@@ -94,8 +124,11 @@ func checkRecords(m *Manifest, c *Contents) (*Records, error) {
 			return nil, bad("Type-10 image differs from the manifest")
 		}
 		fi, err := inspectJPEG(t.Data)
-		if err != nil || fi.w != t.HLL || fi.h != t.VLL {
-			return nil, bad("Type-10 JPEG header does not match HLL/VLL %dx%d", t.HLL, t.VLL)
+		if err != nil {
+			return nil, bad("Type-10: %v", err)
+		}
+		if fi.w != t.HLL || fi.h != t.VLL {
+			return nil, bad("Type-10 JPEG is %dx%d, HLL/VLL say %dx%d", fi.w, fi.h, t.HLL, t.VLL)
 		}
 	}
 	if len(d.Type14) != len(captured) {
@@ -188,4 +221,26 @@ func checkImageData(c Compression, data []byte, w, h int) error {
 		return fmt.Errorf("compression %q unknown", c)
 	}
 	return nil
+}
+
+// photoItemName names the exception photo of a finger position.
+func photoItemName(p FingerPosition) string { return fmt.Sprintf("exception-%02d.jpg", int(p)) }
+
+// itemMediaType returns the media type an item name must carry, and
+// whether the name is one of this format's.
+func itemMediaType(name string) (string, bool) {
+	switch name {
+	case ItemTransaction:
+		return MediaAN2, true
+	case ItemFingers:
+		return MediaISOFinger, true
+	case ItemFace:
+		return MediaISOFace, true
+	}
+	for p := FingerPosition(1); p <= 10; p++ {
+		if name == photoItemName(p) {
+			return MediaJPEG, true
+		}
+	}
+	return "", false
 }
