@@ -87,11 +87,11 @@ func Watch(ctx context.Context, fn func(Event)) error {
 		// bits of its state (pcsc-lite); passing what we know makes the
 		// call return when a reader is added or removed.
 		states = append(states, scard.ReaderState{Reader: pnpReader, CurrentState: scard.StateFlag(len(names) << 16)})
-		if err := sc.GetStatusChange(states, -1); err != nil {
+		if err := waitChange(ctx, sc, states); err != nil {
 			if ctx.Err() != nil || errors.Is(err, scard.ErrCancelled) {
 				break
 			}
-			if errors.Is(err, scard.ErrUnknownReader) || errors.Is(err, scard.ErrTimeout) {
+			if errors.Is(err, scard.ErrUnknownReader) {
 				continue // a reader went away between list and wait
 			}
 			return mapErr("", "wait for reader or card change", err)

@@ -104,7 +104,7 @@ func Connect(ctx context.Context, reader string) (*Card, error) {
 	defer stop()
 	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
 	for {
-		if err := sc.GetStatusChange(rs, -1); err != nil {
+		if err := waitChange(ctx, sc, rs); err != nil {
 			sc.Release()
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("reader %q: waiting for a card: %w", reader, ctx.Err())
@@ -178,6 +178,28 @@ func (c *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	return rsp, nil
 }
 
+// cancelBackstop bounds each PC/SC wait. Cancellation normally interrupts
+// a wait at once (SCardCancel), but a cancel that lands between two waits
+// is lost; the bound makes sure the loop sees the context soon after.
+const cancelBackstop = 500 * time.Millisecond
+
+// waitChange is GetStatusChange that ends when ctx does.
+func waitChange(ctx context.Context, sc *scard.Context, rs []scard.ReaderState) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := sc.GetStatusChange(rs, cancelBackstop)
+		if errors.Is(err, scard.ErrTimeout) {
+			continue
+		}
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+}
+
 // muteWait bounds how long a response without status word waits for pcscd
 // to report the card gone (pcsc-lite polls readers about every 400 ms).
 const muteWait = 2 * time.Second
@@ -209,7 +231,7 @@ func WaitCard(ctx context.Context, reader string, present bool) error {
 	defer stop()
 	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
 	for {
-		if err := sc.GetStatusChange(rs, -1); err != nil {
+		if err := waitChange(ctx, sc, rs); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

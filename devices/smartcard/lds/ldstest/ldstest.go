@@ -69,7 +69,25 @@ func NewPKI(name string) *PKI {
 // bytes (a face-like oval on a gradient with deterministic noise), and its
 // dimensions.
 func Portrait(approxBytes int) ([]byte, int, int) {
-	w, h := 240, 320
+	portraitMu.Lock()
+	defer portraitMu.Unlock()
+	if b, ok := portraits[approxBytes]; ok {
+		return b, portraitW, portraitH
+	}
+	b := makePortrait(approxBytes)
+	portraits[approxBytes] = b
+	return b, portraitW, portraitH
+}
+
+const portraitW, portraitH = 240, 320
+
+var (
+	portraitMu sync.Mutex
+	portraits  = map[int][]byte{}
+)
+
+func makePortrait(approxBytes int) []byte {
+	w, h := portraitW, portraitH
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	seed := uint32(12345)
 	for y := 0; y < h; y++ {
@@ -102,7 +120,7 @@ func Portrait(approxBytes int) ([]byte, int, int) {
 			hi = q - 1
 		}
 	}
-	return best, w, h
+	return best
 }
 
 func abs(v int) int {
