@@ -368,10 +368,11 @@ func nistcom(w, h, ppi int, bitrate float64) string {
 		{"COMPRESSION", "WSQ"},
 		{"WSQ_BITRATE", strconv.FormatFloat(bitrate, 'f', 6, 64)},
 	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "NIST_COM %d\n", len(attrs)+1)
+	lines := []string{fmt.Sprintf("NIST_COM %d", len(attrs)+1)}
 	for _, a := range attrs {
-		sb.WriteString(a[0] + " " + a[1] + "\n")
+		lines = append(lines, a[0]+" "+a[1])
 	}
-	return sb.String()
+	// Lines are separated, not terminated, by newlines, as in the files
+	// NIST's tools write.
+	return strings.Join(lines, "\n")
 }
