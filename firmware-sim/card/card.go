@@ -529,3 +529,13 @@ func (c *Card) putData(p plainCmd) uint16 {
 	}
 	return swOK
 }
+
+// Wipe returns the card to blank, as deleting and reinstalling the applet
+// would (benchmarks personalize the same inserted card repeatedly).
+func (c *Card) Wipe() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.files = map[uint16]*efile{}
+	c.doc, c.birth, c.expiry, c.can, c.aa, c.locked = "", "", "", "", nil, false
+	c.reset()
+}
