@@ -1,0 +1,144 @@
+package yunet
+
+import (
+	"encoding/csv"
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openenroll/stationd/capture/face"
+)
+
+const facesDir = "../../../testdata/faces"
+
+// modelPath finds the YuNet model beside the project (never in it).
+func modelPath(t testing.TB) string {
+	p := os.Getenv("STATIOND_YUNET_MODEL")
+	if p == "" {
+		p = filepath.Join("..", "..", "..", "..", "shared", "models", "face_detection_yunet_2022mar.onnx")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("YuNet model not available (%v): it lives only beside the project; set STATIOND_YUNET_MODEL to run", err)
+	}
+	return p
+}
+
+func newAnalyzer(t testing.TB) *face.Analyzer {
+	det, err := New(modelPath(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := face.NewAnalyzer(face.Options{Detector: det})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+func TestMissingModel(t *testing.T) {
+	if _, err := New(filepath.Join(t.TempDir(), "none.onnx"), Options{}); err == nil {
+		t.Fatal("no error for a missing model")
+	}
+	bad := filepath.Join(t.TempDir(), "bad.onnx")
+	os.WriteFile(bad, []byte("not a model"), 0o644)
+	if _, err := New(bad, Options{}); err == nil {
+		t.Fatal("no error for a corrupt model")
+	}
+}
+
+func TestLandmarksOnPortraits(t *testing.T) {
+	a := newAnalyzer(t)
+	for _, n := range []string{"astronaut.png", "grace_hopper_512x512.jpg"} {
+		data, err := os.ReadFile(filepath.Join(facesDir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := a.AnalyzeBytes(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Faces) != 1 || !res.Faces[0].HasLandmarks || res.Faces[0].Score < 0.9 {
+			t.Fatalf("%s: faces %+v", n, res.Faces)
+		}
+		f := res.Faces[0]
+		if !(f.Eyes[0].X < f.Nose.X && f.Nose.X < f.Eyes[1].X && f.Nose.Y > f.Eyes[0].Y) {
+			t.Errorf("%s: landmarks out of place: %+v", n, f)
+		}
+		t.Logf("%s: pass=%v score=%d reasons %v", n, res.Pass, res.Score, res.Reasons)
+	}
+}
+
+// TestCommittedSetAgreement prints how the checker with YuNet agrees with
+// testdata/faces/expected.csv (the thresholds were set with the cascade
+// detector, so this is reported, not asserted).
+func TestCommittedSetAgreement(t *testing.T) {
+	a := newAnalyzer(t)
+	f, err := os.Open(filepath.Join(facesDir, "expected.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, _ := csv.NewReader(f).ReadAll()
+	agree := 0
+	for _, r := range rows[1:] {
+		data, _ := os.ReadFile(filepath.Join(facesDir, r[0]))
+		res, err := a.AnalyzeBytes(data)
+		if err != nil {
+			t.Errorf("%s: %v", r[0], err)
+			continue
+		}
+		ok := res.Pass == (r[2] == "1")
+		if ok && r[3] != "" {
+			hit := false
+			for _, c := range strings.Split(r[3], "|") {
+				hit = hit || res.HasReason(c)
+			}
+			ok = hit
+		}
+		if ok {
+			agree++
+		} else {
+			t.Logf("disagree %-28s want pass=%s %s; got pass=%v %v", r[0], r[2], r[3], res.Pass, res.Reasons)
+		}
+	}
+	t.Logf("YuNet: %d/%d agree with expected.csv", agree, len(rows)-1)
+}
+
+func benchmarkYuNet(b *testing.B, w, h int) {
+	a := newAnalyzer(b)
+	src := gocv.IMRead(filepath.Join(facesDir, "grace_hopper_512x512.jpg"), gocv.IMReadColor)
+	defer src.Close()
+	side := h * 9 / 10
+	sc := gocv.NewMat()
+	defer sc.Close()
+	gocv.Resize(src, &sc, image.Pt(side, side), 0, 0, gocv.InterpolationLinear)
+	frame := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(180, 180, 180, 0), h, w, gocv.MatTypeCV8UC3)
+	defer frame.Close()
+	roi := frame.Region(image.Rect((w-side)/2, h-side, (w+side)/2, h))
+	sc.CopyTo(&roi)
+	roi.Close()
+	buf, _ := gocv.IMEncodeWithParams(gocv.JPEGFileExt, frame, []int{gocv.IMWriteJpegQuality, 90})
+	jpg := append([]byte(nil), buf.GetBytes()...)
+	buf.Close()
+	if res, err := a.AnalyzeBytes(jpg); err != nil || len(res.Faces) != 1 {
+		b.Fatalf("bench frame: %v", err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := a.AnalyzeBytes(jpg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/frame")
+}
+
+// BenchmarkFaceFrame_640x480_YuNet: decode + YuNet detection + all checks.
+func BenchmarkFaceFrame_640x480_YuNet(b *testing.B) { benchmarkYuNet(b, 640, 480) }
+
+// BenchmarkFaceFrame_1920x1080_YuNet: decode + YuNet detection + all checks.
+func BenchmarkFaceFrame_1920x1080_YuNet(b *testing.B) { benchmarkYuNet(b, 1920, 1080) }
