@@ -90,3 +90,7 @@ func (k MRZKey) pacePassword() ([]byte, error) {
 	h := sha1.Sum([]byte(info))
 	return h[:], nil
 }
+
+// BACInfo validates the key and returns MRZ_information (document number,
+// birth and expiry dates, each with its check digit).
+func (k MRZKey) BACInfo() (string, error) { return k.information() }

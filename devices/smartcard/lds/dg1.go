@@ -9,18 +9,18 @@ import (
 
 // MRZ holds the machine readable zone's fields (ICAO 9303 parts 4-6).
 type MRZ struct {
-	Format         string // "TD1" (ID card, 3×30) or "TD3" (passport, 2×44)
-	DocumentCode   string // "ID", "P<"...
-	IssuingState   string // "VNM"
-	DocumentNumber string // without filler
-	BirthDate      string // YYMMDD
-	Sex            string // "M", "F" or "<"
-	ExpiryDate     string // YYMMDD
-	Nationality    string
-	PrimaryName    string // surname, words separated by spaces
-	SecondaryName  string // given names
-	Optional1      string // TD1 line 1 optional data (the CCCD's full ID number)
-	Optional2      string
+	Format         string `json:"format"`          // "TD1" (ID card, 3×30) or "TD3" (passport, 2×44)
+	DocumentCode   string `json:"document_code"`   // "ID", "P<"...
+	IssuingState   string `json:"issuing_state"`   // "VNM"
+	DocumentNumber string `json:"document_number"` // without filler
+	BirthDate      string `json:"birth_date"`      // YYMMDD
+	Sex            string `json:"sex"`             // "M", "F" or "<"
+	ExpiryDate     string `json:"expiry_date"`     // YYMMDD
+	Nationality    string `json:"nationality"`
+	PrimaryName    string `json:"primary_name"`   // surname, words separated by spaces
+	SecondaryName  string `json:"secondary_name"` // given names
+	Optional1      string `json:"optional1"`      // TD1 line 1 optional data (the CCCD's full ID number)
+	Optional2      string `json:"optional2,omitempty"`
 }
 
 // Key returns the BAC/PACE access key printed in this MRZ.
