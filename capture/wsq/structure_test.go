@@ -435,3 +435,72 @@ func TestEncodeSubImage(t *testing.T) {
 		t.Error("sub-image encodes differently from a copy of its pixels")
 	}
 }
+
+// Extreme but valid inputs: a one-pixel image, odd tiny sizes, the
+// highest rate, a pure-noise image.
+func TestEdgeCases(t *testing.T) {
+	for _, sz := range [][2]int{{1, 1}, {1, 9}, {3, 2}, {17, 5}} {
+		img := ridgeImage(sz[0], sz[1], 6)
+		data, err := Encode(img, 500, DefaultBitrate)
+		if err != nil {
+			t.Fatalf("%v: %v", sz, err)
+		}
+		out, _, err := Decode(data)
+		if err != nil {
+			t.Fatalf("%v: %v", sz, err)
+		}
+		if out.Rect.Dx() != sz[0] || out.Rect.Dy() != sz[1] {
+			t.Errorf("%v decoded as %v", sz, out.Rect)
+		}
+	}
+	noise := ridgeImage(64, 64, 1)
+	rng := uint32(1)
+	for i := range noise.Pix {
+		rng = rng*1664525 + 1013904223
+		noise.Pix[i] = byte(rng >> 24)
+	}
+	for _, rate := range []float64{0.1, 8} {
+		data, err := Encode(noise, 500, rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("noise at %v bpp: %d bytes, PSNR %.2f dB", rate, len(data), psnr(noise, out))
+	}
+}
+
+// Encode and Decode share no state between calls beyond buffer pools.
+func TestConcurrentUse(t *testing.T) {
+	img := ridgeImage(120, 140, 2)
+	want, err := Encode(img, 500, DefaultBitrate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantImg, _, _ := Decode(want)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for range 5 {
+				got, err := Encode(img, 500, DefaultBitrate)
+				if err != nil || !bytes.Equal(got, want) {
+					errs <- errors.New("concurrent Encode gave different bytes")
+					return
+				}
+				out, _, err := Decode(got)
+				if err != nil || !bytes.Equal(out.Pix, wantImg.Pix) {
+					errs <- errors.New("concurrent Decode gave a different image")
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
