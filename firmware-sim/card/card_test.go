@@ -149,3 +149,27 @@ func TestVPCDLink(t *testing.T) {
 		t.Fatalf("%d APDUs processed, want 2", c.APDUs())
 	}
 }
+
+// FuzzProcess sends arbitrary APDUs to blank, locked and in-session cards:
+// the applet must answer with at least a status word and never panic.
+func FuzzProcess(f *testing.F) {
+	for _, s := range []string{"00A4040C07A0000002471001", "00E000000663040004011E", "00D600000460025F01",
+		"00DA0062176215040341424304063930303130310406333030313031", "00DADEAD", "0084000008", "0CB000000D9701048E08ED6705417E96BA5500",
+		"0022C1A40F800A04007F00070202040202830102", "10860000027C0000", "00B09C0000", "00B000000000FF"} {
+		f.Add(hx(s))
+	}
+	f.Fuzz(func(t *testing.T, apdu []byte) {
+		blank := New()
+		personal := NewPersonalized(Profile{Files: map[uint16][]byte{0x011E: {0x60, 0}, fidCardAcc: hx("3012060A04007F0007020204020202010202010D")},
+			DocumentNumber: "X", BirthDate: "000101", ExpiryDate: "300101", CAN: "1", Locked: true})
+		for _, c := range []*Card{blank, personal} {
+			c.Process(hx("00A4040C07A0000002471001"))
+			if c == personal { // a secure-messaging session, so protected APDUs reach the SM decoder
+				c.sm = newSession(smAES128, make([]byte, 16), make([]byte, 16), make([]byte, 16))
+			}
+			if r := c.Process(apdu); len(r) < 2 {
+				t.Fatalf("answer % X without status word", r)
+			}
+		}
+	})
+}
