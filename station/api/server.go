@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/openenroll/stationd/devices"
 	"github.com/openenroll/stationd/station/buildinfo"
+	"github.com/openenroll/stationd/station/bus"
 )
 
 // Websocket timing, in the manner of gorilla's chat example.
@@ -40,7 +42,29 @@ type Options struct {
 	Registry  *devices.Registry
 	Logger    *slog.Logger
 	StationID string
+	// Bus, when set, is followed by every websocket client: session
+	// events, quality results, previews, outbox and uplink status.
+	Bus *bus.Bus
+	// Commands answer client messages by type (beyond ping and
+	// devices.list). The reply is sent as TYPE.result with the returned
+	// payload, or as an error envelope.
+	Commands map[string]CommandFunc
 }
+
+// CommandFunc handles one client command. It runs on its own goroutine and
+// may take as long as the action does (a capture waits for a finger); ctx
+// ends when the client disconnects or stationd stops.
+type CommandFunc func(ctx context.Context, payload json.RawMessage) (any, error)
+
+// CodedError lets a command choose the error code the client sees.
+type CodedError interface {
+	error
+	Code() string // stable: "refused", "not_found", "bad_request", "device_unavailable"...
+}
+
+// maxInflight bounds the commands one client may have running at once; a
+// client that asks for more is told to wait rather than exhausting stationd.
+const maxInflight = 8
 
 // Server serves stationd's local HTTP API.
 type Server struct {
@@ -196,10 +220,14 @@ func (s *Server) apiDevices(w http.ResponseWriter, r *http.Request) {
 
 // conn is one websocket client.
 type conn struct {
-	s    *Server
-	ws   *websocket.Conn
-	send chan Envelope // replies from the read pump to the write pump
-	log  *slog.Logger
+	s        *Server
+	ws       *websocket.Conn
+	send     chan Envelope // replies from the read pump to the write pump
+	log      *slog.Logger
+	inflight chan struct{} // one token per running command
+	ctx      context.Context
+	cancel   context.CancelFunc
+	cmds     sync.WaitGroup
 }
 
 func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
@@ -218,13 +246,20 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(2)
 	s.mu.Unlock()
 	s.clients.Inc()
-	c := &conn{s: s, ws: ws, send: make(chan Envelope, 16), log: s.log.With("remote", r.RemoteAddr)}
+	c := &conn{s: s, ws: ws, send: make(chan Envelope, 2*maxInflight), log: s.log.With("remote", r.RemoteAddr),
+		inflight: make(chan struct{}, maxInflight)}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	var sub *devices.Subscription
 	if s.opts.Registry != nil {
 		sub = s.opts.Registry.Subscribe(clientQueue)
 	}
 	done := make(chan struct{})
-	go func() { defer s.wg.Done(); c.readPump(done) }()
+	go func() {
+		defer s.wg.Done()
+		c.readPump(done)
+		c.cancel() // the client is gone: stop its running commands
+		c.cmds.Wait()
+	}()
 	go func() {
 		defer s.wg.Done()
 		c.writePump(done, sub)
@@ -264,8 +299,46 @@ func (c *conn) readPump(done chan struct{}) {
 			c.reply(errorEnvelope("", "bad_message", err.Error()))
 			continue
 		}
-		c.reply(c.s.handle(req))
+		if e, ok := c.s.handleQuick(req); ok {
+			c.reply(e)
+			continue
+		}
+		c.run(req)
 	}
+}
+
+// run starts a command on its own goroutine, within the client's limit.
+func (c *conn) run(req Envelope) {
+	fn, ok := c.s.opts.Commands[req.Type]
+	if !ok {
+		c.reply(errorEnvelope(req.ID, "unknown_type", "no such command: "+req.Type))
+		return
+	}
+	select {
+	case c.inflight <- struct{}{}:
+	default:
+		c.reply(errorEnvelope(req.ID, "busy", fmt.Sprintf("more than %d commands running; wait for a reply", maxInflight)))
+		return
+	}
+	c.cmds.Add(1)
+	go func() {
+		defer c.cmds.Done()
+		defer func() { <-c.inflight }()
+		out, err := fn(c.ctx, req.Payload)
+		if err != nil {
+			code := "failed"
+			if ce, ok := err.(CodedError); ok {
+				code = ce.Code()
+			}
+			c.reply(errorEnvelope(req.ID, code, err.Error()))
+			return
+		}
+		e, err := NewEnvelope(req.Type+".result", req.ID, out)
+		if err != nil {
+			e = errorEnvelope(req.ID, "failed", err.Error())
+		}
+		c.reply(e)
+	}()
 }
 
 func (c *conn) reply(e Envelope) {
@@ -283,18 +356,17 @@ func errorEnvelope(id, code, msg string) Envelope {
 	return e
 }
 
-// handle answers one command.
-func (s *Server) handle(req Envelope) Envelope {
+// handleQuick answers the commands that need no goroutine.
+func (s *Server) handleQuick(req Envelope) (Envelope, bool) {
 	switch req.Type {
 	case "ping":
 		e, _ := NewEnvelope("pong", req.ID, nil)
-		return e
+		return e, true
 	case "devices.list":
 		e, _ := NewEnvelope("devices.list.result", req.ID, s.snapshot())
-		return e
-	default:
-		return errorEnvelope(req.ID, "unknown_type", "no such command: "+req.Type)
+		return e, true
 	}
+	return Envelope{}, false
 }
 
 // DevicesPayload is the body of "devices.snapshot" and "devices.list.result".
@@ -340,9 +412,34 @@ func (c *conn) writePump(done chan struct{}, sub *devices.Subscription) {
 			}
 		}()
 	}
+	msgs := make(chan busMsg)
+	busDone := msgs // closed when the bus goroutine ends
+	if c.s.opts.Bus != nil {
+		bsub := c.s.opts.Bus.Subscribe(clientQueue)
+		go func() {
+			defer close(msgs)
+			defer bsub.Close()
+			for {
+				m, missed, err := bsub.Next(ctx)
+				if err != nil {
+					return
+				}
+				select {
+				case msgs <- busMsg{m, missed}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	} else {
+		close(msgs)
+		msgs = nil
+	}
 	defer func() {
 		cancel()
-		for range events { // let the event goroutine finish
+		for range events { // let the event goroutines finish
+		}
+		for range busDone {
 		}
 	}()
 	for {
@@ -372,6 +469,31 @@ func (c *conn) writePump(done chan struct{}, sub *devices.Subscription) {
 			if err != nil || c.write(e) != nil {
 				return
 			}
+		case bm, ok := <-msgs:
+			if !ok {
+				msgs = nil
+				continue
+			}
+			if bm.missed > 0 {
+				e, _ := NewEnvelope("events.missed", "", map[string]uint64{"missed": bm.missed})
+				if c.write(e) != nil {
+					return
+				}
+			}
+			e, err := NewEnvelope(bm.m.Type, "", bm.m.Payload)
+			if err != nil {
+				continue
+			}
+			e.Time = bm.m.Time
+			if c.write(e) != nil {
+				return
+			}
+			if bm.m.Binary != nil {
+				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+				if c.ws.WriteMessage(websocket.BinaryMessage, bm.m.Binary) != nil {
+					return
+				}
+			}
 		case <-ticker.C:
 			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
@@ -379,6 +501,11 @@ func (c *conn) writePump(done chan struct{}, sub *devices.Subscription) {
 			}
 		}
 	}
+}
+
+type busMsg struct {
+	m      bus.Message
+	missed uint64
 }
 
 func (c *conn) write(e Envelope) error {
