@@ -394,9 +394,13 @@ func (c *conn) writePump(done chan struct{}, sub *devices.Subscription) {
 		return
 	}
 	events := make(chan devices.Event)
+	eventsDone := events // closed when the event goroutine ends
 	ctx, cancel := context.WithCancel(c.s.ctx)
 	defer cancel()
-	if sub != nil {
+	if sub == nil {
+		close(events)
+		events = nil
+	} else {
 		go func() {
 			defer close(events)
 			for {
@@ -437,7 +441,7 @@ func (c *conn) writePump(done chan struct{}, sub *devices.Subscription) {
 	}
 	defer func() {
 		cancel()
-		for range events { // let the event goroutines finish
+		for range eventsDone { // let the event goroutines finish
 		}
 		for range busDone {
 		}
