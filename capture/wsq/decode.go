@@ -418,7 +418,7 @@ func (d *decoder) block() (int, error) {
 			d.pos = br.pos
 			return int(br.marker), nil
 		}
-		var run int
+		run := -1 // a zero run (possibly of length 0), or -1 for a coefficient
 		var val int32
 		switch {
 		case sym >= 1 && sym <= symMaxRun:
@@ -447,7 +447,7 @@ func (d *decoder) block() (int, error) {
 		default:
 			return 0, d.errf(symAt, "Huffman symbol %d is not a WSQ coefficient category", sym)
 		}
-		if run > 0 {
+		if run >= 0 {
 			if run > d.total-d.n {
 				return 0, d.errf(symAt, "zero run of %d goes past the %d coefficients the frame holds", run, d.total)
 			}

@@ -189,23 +189,24 @@ func floorDiv(a, b int) int {
 // synthRegion runs the even-filter synthesis over region r of the plane:
 // columns (inverted per invY), then rows (per invX).
 func (b *evenBank) synthRegion(plane []float32, width int, r rect, invX, invY bool) {
+	if r.w == 0 || r.h == 0 {
+		return
+	}
+	// One set of line buffers for the whole region.
+	buf := make([]float64, 2*max(r.w, r.h))
 	line := func(n int, inv bool, get func(i int) float32, set func(i int, v float32)) {
-		lOff, hOff, llen, hlen := offsets(n, inv)
-		lo, hi := make([]float64, llen), make([]float64, hlen)
+		lOff, hOff, llen, _ := offsets(n, inv)
+		lo, hi, x := buf[:llen], buf[llen:n], buf[n:2*n]
 		for i := range lo {
 			lo[i] = float64(get(lOff + i))
 		}
 		for i := range hi {
 			hi[i] = float64(get(hOff + i))
 		}
-		x := make([]float64, n)
 		b.synthesize(x, lo, hi)
 		for i, v := range x {
 			set(i, float32(v))
 		}
-	}
-	if r.w == 0 || r.h == 0 {
-		return
 	}
 	for x := r.x; x < r.x+r.w; x++ {
 		line(r.h, invY,

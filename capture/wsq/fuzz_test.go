@@ -38,6 +38,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0xFF, 0xA0, 0xFF, 0xA2, 0, 17, 0, 255, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 100, 0, 0, 1, 0, 0, 0, 0xFF, 0xA1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, cfgErr := DecodeConfig(data)
+		// A few bytes can describe a frame of millions of pixels whose
+		// reconstruction takes seconds; like the standard library's image
+		// fuzzers, leave those to the unit tests so the fuzzer keeps its
+		// pace. Header parsing above still runs on them.
+		if cfgErr == nil && cfg.Width*cfg.Height > 1<<20 {
+			return
+		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		img, _, err := Decode(data)
@@ -62,4 +69,32 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode allocated %d bytes, bound for %d input bytes and a %dx%d frame is %d", got, len(data), w, h, bound)
 		}
 	})
+}
+
+// A frame larger than the fuzzer decodes: a few hundred bytes describe a
+// 1500x1500 image with no coded subbands. It must decode to the shift
+// value everywhere within the header-derived allocation bound.
+func TestDecodeLargeEmptyFrame(t *testing.T) {
+	var b []byte
+	b = be16(b, markerSOI)
+	b = appendDTT(b, specLowpass, specHighpass)
+	var qs, zs [totalSubbands]scaled
+	b = appendDQT(b, &qs, &zs)
+	b = appendSOF(b, 1500, 1500, scaled{n: 117}, scaled{n: 1})
+	b = be16(b, markerEOI)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	img, _, err := Decode(b)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, bound := after.TotalAlloc-before.TotalAlloc, decodeBound(len(b), 1500, 1500); got > bound {
+		t.Errorf("allocated %d bytes, bound %d", got, bound)
+	}
+	for i, p := range img.Pix {
+		if p != 117 {
+			t.Fatalf("pixel %d = %d, want 117", i, p)
+		}
+	}
 }
