@@ -344,6 +344,34 @@ func TestImageSequenceSource(t *testing.T) {
 	}
 }
 
+// TestVideoFileSource plays a video file (MJPEG in AVI, written here with
+// OpenCV) through the FFmpeg backend to its end.
+func TestVideoFileSource(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clip.avi")
+	vw, err := gocv.VideoWriterFile(path, "MJPG", 10, 96, 64, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 15; i++ {
+		m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(float64(i*15), 80, 200, 0), 64, 96, gocv.MatTypeCV8UC3)
+		vw.Write(m)
+		m.Close()
+	}
+	vw.Close()
+	rep := &stateLog{absent: make(chan struct{})}
+	o := camera.DefaultOptions()
+	o.Source = path
+	cam, err := camera.Open(context.Background(), "file", o, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	<-rep.absent
+	if s := cam.Settings(); cam.Frames() != 15 || s.Width != 96 || s.FPS != 10 || s.FourCC != "MJPG" {
+		t.Errorf("read %d frames, settings %+v", cam.Frames(), s)
+	}
+}
+
 func TestOpenFailsFast(t *testing.T) {
 	o := camera.DefaultOptions()
 	for _, src := range []string{"/dev/video-none", filepath.Join(t.TempDir(), "missing_%03d.png"), "http://127.0.0.1:1/stream.mjpg"} {
@@ -368,12 +396,16 @@ func TestSlowConsumerDropsOldest(t *testing.T) {
 	srv, steps := startSim(t, "hold 1.2s", 50, 160, 120)
 	o := camera.DefaultOptions()
 	o.Source = srv.URL()
+	o.Width, o.Height = 800, 600 // a stream cannot be resized: reported as refused
 	rep := &stateLog{absent: make(chan struct{})}
 	cam, err := camera.Open(context.Background(), "cam", o, rep)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cam.Close()
+	if s := cam.Settings(); s.Width != 160 || len(s.Refused) != 2 || !strings.HasPrefix(s.Refused[0], "width: asked 800") {
+		t.Errorf("settings %+v", s)
+	}
 	sub := cam.Subscribe(2)
 	fast := cam.Subscribe(64)
 	<-rep.absent // stream over: the slow consumer has read nothing
