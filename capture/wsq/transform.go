@@ -316,7 +316,7 @@ func (t *transformer) synthRows(r rect, inv bool) {
 	}
 	pad := t.fb.pad
 	z := t.ext[:n+2*pad]
-	lOff, hOff, _, _ := offsets(n, inv)
+	lOff, hOff, llen, hlen := offsets(n, inv)
 	ke, ko := t.fb.keven, t.fb.kodd
 	for y := r.y; y < r.y+r.h; y++ {
 		line := t.plane[y*t.width+r.x : y*t.width+r.x+n]
@@ -324,12 +324,11 @@ func (t *transformer) synthRows(r rect, inv bool) {
 			line[0] *= t.fb.dcSynth
 			continue
 		}
-		for p := 0; p < n; p++ {
-			if p%2 == 0 {
-				z[pad+p] = line[lOff+p/2]
-			} else {
-				z[pad+p] = line[hOff+p/2]
-			}
+		for k, v := range line[lOff : lOff+llen] {
+			z[pad+2*k] = v
+		}
+		for k, v := range line[hOff : hOff+hlen] {
+			z[pad+2*k+1] = v
 		}
 		for i := 1; i <= pad; i++ {
 			z[pad-i] = z[pad+reflect(-i, n)]
