@@ -160,8 +160,20 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer) error {
 	certPath := fs.String("tls-cert", "", "server certificate (PEM); without it central speaks plain ws (tests only)")
 	tlsKey := fs.String("tls-key", "", "server certificate's key (PEM)")
 	clientCA := fs.String("client-ca", "", "CA certificates (PEM) that issue station client certificates; enables certificate authentication")
+	hpkeKeys := fs.String("hpke-key", "", "central's packet decryption keys (HPKE PRIVATE KEY PEM), comma-separated; with -stations, packets are opened, verified and written out as .an2 and ISO 19794 files")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	accept := opener
+	if *hpkeKeys != "" {
+		if *stations == "" {
+			return usageError{"-hpke-key needs -stations (the station keys that sign packets)"}
+		}
+		op, err := loadOpener(*hpkeKeys, *stations)
+		if err != nil {
+			return err
+		}
+		accept = op
 	}
 	if *storeDir == "" || *keyPath == "" {
 		return usageError{"-store and -key are required"}
@@ -205,7 +217,7 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer) error {
 	} else if *clientCA != "" {
 		return usageError{"-client-ca needs -tls-cert and -tls-key"}
 	}
-	srv, err := uplink.NewServer(uplink.ServerConfig{Store: store, Key: key, Auth: auth, Accept: opener, Logger: log})
+	srv, err := uplink.NewServer(uplink.ServerConfig{Store: store, Key: key, Auth: auth, Accept: accept, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -219,8 +231,8 @@ func cmdServe(ctx context.Context, args []string, stdout io.Writer) error {
 		scheme = "wss"
 	}
 	fmt.Fprintf(stdout, "central listening on %s://%s/uplink (receipt key %s, store %s)\n", scheme, ln.Addr(), uplink.KeyID(key.Public().(ed25519.PublicKey)), *storeDir)
-	if opener == nil {
-		log.Warn("central: no packet opener built in; packets are stored without being opened")
+	if accept == nil {
+		log.Warn("central: no -hpke-key given; packets are stored without being opened")
 	}
 	errc := make(chan error, 1)
 	go func() {
