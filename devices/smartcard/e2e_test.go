@@ -210,3 +210,19 @@ func TestCorruptedResponseMAC(t *testing.T) {
 		t.Fatalf("bad MAC: %v", err)
 	}
 }
+
+// A slow card does not hold the station beyond the caller's deadline: the
+// read stops with the context's error at the next APDU boundary.
+func TestSlowCardHonoursDeadline(t *testing.T) {
+	c, e := personalizedCard(t, 0)
+	sc := insert(t, c)
+	c.SetFaults(card.Faults{Delay: 50 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	k := e.MRZ.Key()
+	_, err := emrtd.Read(ctx, sc, emrtd.ReadOptions{Key: emrtd.AccessKey{MRZ: &k}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slow card: %v", err)
+	}
+	c.SetFaults(card.Faults{})
+}
