@@ -2,4 +2,6 @@ package main
 
 // The device drivers this stationd knows, by blank import: each registers
 // itself with package devices (database/sql style).
-import ()
+import (
+	_ "github.com/openenroll/stationd/devices/fingerprint/zfm"
+)

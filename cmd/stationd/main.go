@@ -75,7 +75,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	srv := api.New(api.Options{Registry: reg, Logger: log.With("part", "api"), StationID: cfg.Station.ID})
+	st, err := startStation(ctx, cfg, reg, log)
+	if err != nil {
+		reg.Close()
+		return err
+	}
+	defer st.close()
+
+	srv := api.New(api.Options{Registry: reg, Logger: log.With("part", "api"), StationID: cfg.Station.ID,
+		Bus: st.bus, Commands: st.ctl.Commands()})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		reg.Close()

@@ -13,14 +13,19 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/openenroll/stationd/devices"
+	"github.com/openenroll/stationd/station/packet"
+	"github.com/openenroll/stationd/station/session"
 )
 
 // Config is the whole configuration of one station.
@@ -29,6 +34,10 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	Log      Log      `toml:"log"`
 	Registry Registry `toml:"registry"`
+	Session  Session  `toml:"session"`
+	Outbox   Outbox   `toml:"outbox"`
+	Packet   Packet   `toml:"packet"`
+	Uplink   Uplink   `toml:"uplink"`
 	Devices  []Device `toml:"device"`
 
 	// File is the path the configuration was read from ("" for defaults).
@@ -64,6 +73,64 @@ type Registry struct {
 	OpenTimeout Duration `toml:"open_timeout"`
 	RetryMin    Duration `toml:"retry_min"`
 	RetryMax    Duration `toml:"retry_max"`
+}
+
+// Session is what every enrollment must contain and how captures run.
+type Session struct {
+	// FingerOrder lists finger positions (1 right thumb ... 10 left little)
+	// in the order the officer is guided through.
+	FingerOrder          []int          `toml:"finger_order"`
+	MaxAttempts          int            `toml:"max_attempts"`
+	DefaultThreshold     int            `toml:"default_threshold"`
+	Thresholds           map[string]int `toml:"thresholds"` // finger position ("1".."10") -> score
+	AcceptBelowThreshold bool           `toml:"accept_below_threshold"`
+	ExceptionPhoto       bool           `toml:"exception_photo"`
+	Face                 bool           `toml:"face"`
+	Card                 string         `toml:"card"`
+	FingerTimeout        Duration       `toml:"finger_timeout"`
+}
+
+// Outbox is the durable queue of finished packets.
+type Outbox struct {
+	// Path of the outbox file; default DATA_DIR/outbox.db.
+	Path string `toml:"path"`
+	// QuotaMB caps the disk space of packets held; 0 = no cap.
+	QuotaMB int64 `toml:"quota_mb"`
+	// Retention keeps acknowledged packets this long before purging.
+	Retention Duration `toml:"retention"`
+}
+
+// Packet is how packets are signed, encrypted and encoded.
+type Packet struct {
+	// SigningKey is the station's Ed25519 key (PKCS#8 PEM, mode 0600); it
+	// also authenticates the station to central's uplink.
+	SigningKey string `toml:"signing_key"`
+	// CentralPublicKey is the central's HPKE public key (PEM).
+	CentralPublicKey  string  `toml:"central_public_key"`
+	FingerCompression string  `toml:"finger_compression"`
+	WSQBitrate        float64 `toml:"wsq_bitrate"`
+	TOT               string  `toml:"tot"`
+	DAI               string  `toml:"dai"`
+	ORI               string  `toml:"ori"`
+}
+
+// Uplink is the link to central.
+type Uplink struct {
+	// URL of central's uplink websocket (wss://host/uplink); empty: no
+	// uploads (packets wait in the outbox).
+	URL string `toml:"url"`
+	// CentralKeys verify central's receipts (ed25519 PEM); two during a
+	// rotation.
+	CentralKeys []string `toml:"central_keys"`
+	// CAFile holds the CA certificates that issue central's TLS
+	// certificate; CertFile/KeyFile the station's client certificate.
+	CAFile   string `toml:"ca_file"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// RateLimitKBps caps upload bandwidth (kilobytes/s); 0 = no cap.
+	RateLimitKBps int64 `toml:"rate_limit_kbps"`
+	// Window is how many packets are sent at once.
+	Window int `toml:"window"`
 }
 
 // Device is one [[device]] entry.
@@ -107,6 +174,13 @@ func Default() *Config {
 		Station: Station{ID: "sim-booth-01", DataDir: "var"},
 		HTTP:    HTTP{Listen: "127.0.0.1:8787", ShutdownTimeout: Duration{1500 * time.Millisecond}},
 		Log:     Log{Format: "text", Level: "info"},
+		Session: Session{
+			FingerOrder: []int{2, 3, 4, 5, 7, 8, 9, 10, 1, 6}, MaxAttempts: 3, DefaultThreshold: 40,
+			AcceptBelowThreshold: true, Face: true, Card: "none", FingerTimeout: Duration{30 * time.Second},
+		},
+		Outbox: Outbox{QuotaMB: 4096, Retention: Duration{7 * 24 * time.Hour}},
+		Packet: Packet{FingerCompression: "PNG", WSQBitrate: 0.75},
+		Uplink: Uplink{Window: 4},
 		Registry: Registry{
 			OpenTimeout: Duration{devices.DefaultOptions.OpenTimeout},
 			RetryMin:    Duration{devices.DefaultOptions.RetryMin},
@@ -328,6 +402,47 @@ func (c *Config) validate(pos positions) error {
 	if c.Registry.RetryMax.Duration < c.Registry.RetryMin.Duration {
 		return bad("must not be less than retry_min", "registry", "retry_max")
 	}
+	if err := c.Session.Policy().Validate(); err != nil {
+		key, msg, _ := strings.Cut(err.Error(), ": ")
+		if key == "threshold" {
+			key = "thresholds"
+		}
+		return bad(msg, "session", key)
+	}
+	for k := range c.Session.Thresholds {
+		if n, err := strconv.Atoi(k); err != nil || n < 1 || n > 10 {
+			return bad(fmt.Sprintf("%q is not a finger position (1-10)", k), "session", "thresholds")
+		}
+	}
+	if c.Session.FingerTimeout.Duration <= 0 {
+		return bad("must be positive", "session", "finger_timeout")
+	}
+	if c.Outbox.QuotaMB < 0 {
+		return bad("must not be negative", "outbox", "quota_mb")
+	}
+	switch c.Packet.FingerCompression {
+	case "PNG", "WSQ20", "NONE":
+	default:
+		return bad(fmt.Sprintf("%q: use PNG, WSQ20 or NONE", c.Packet.FingerCompression), "packet", "finger_compression")
+	}
+	if c.Packet.WSQBitrate <= 0 || c.Packet.WSQBitrate > 8 {
+		return bad("use a bit rate between 0 and 8 bits per pixel (0.75 is usual)", "packet", "wsq_bitrate")
+	}
+	if c.Uplink.URL != "" {
+		u, err := url.Parse(c.Uplink.URL)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return bad(fmt.Sprintf("%q is not a ws:// or wss:// URL", c.Uplink.URL), "uplink", "url")
+		}
+		if len(c.Uplink.CentralKeys) == 0 {
+			return bad("an uplink needs central's receipt key(s) to know a packet was delivered", "uplink", "central_keys")
+		}
+		if c.Packet.SigningKey == "" {
+			return bad("an uplink needs the station's key", "packet", "signing_key")
+		}
+	}
+	if c.Uplink.Window < 1 || c.Uplink.Window > 64 {
+		return bad("use 1-64", "uplink", "window")
+	}
 	seen := map[string]bool{}
 	for i, d := range c.Devices {
 		at := func(k string) []string { return []string{"device", fmt.Sprint(i), k} }
@@ -340,6 +455,50 @@ func (c *Config) validate(pos positions) error {
 		seen[d.ID] = true
 	}
 	return nil
+}
+
+// Policy returns the session policy the configuration asks for.
+func (s Session) Policy() session.Policy {
+	p := session.Policy{
+		FingerOrder: s.FingerOrder, MaxAttempts: s.MaxAttempts, DefaultThreshold: s.DefaultThreshold,
+		AcceptBelowThreshold: s.AcceptBelowThreshold, ExceptionPhoto: s.ExceptionPhoto, Face: s.Face,
+		Card: session.CardMode(s.Card),
+	}
+	for k, v := range s.Thresholds {
+		if n, err := strconv.Atoi(k); err == nil {
+			if p.Threshold == nil {
+				p.Threshold = map[int]int{}
+			}
+			p.Threshold[n] = v
+		}
+	}
+	return p
+}
+
+// PacketConfig returns the packet package's settings.
+func (c *Config) PacketConfig() packet.Config {
+	pc := packet.DefaultConfig()
+	pc.SigningKey, pc.CentralPublicKey = c.Packet.SigningKey, c.Packet.CentralPublicKey
+	pc.FingerCompression, pc.WSQBitrate = c.Packet.FingerCompression, c.Packet.WSQBitrate
+	if c.Packet.TOT != "" {
+		pc.TOT = c.Packet.TOT
+	}
+	if c.Packet.DAI != "" {
+		pc.DAI = c.Packet.DAI
+	}
+	pc.ORI = c.Packet.ORI
+	if pc.ORI == "" {
+		pc.ORI = c.Station.ID
+	}
+	return pc
+}
+
+// OutboxPath is where the outbox file lives.
+func (c *Config) OutboxPath() string {
+	if c.Outbox.Path != "" {
+		return c.Outbox.Path
+	}
+	return filepath.Join(c.Station.DataDir, "outbox.db")
 }
 
 // RegistryOptions returns the devices.Options the configuration asks for.

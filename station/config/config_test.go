@@ -111,6 +111,11 @@ func TestErrorsNameFileLineKey(t *testing.T) {
 		{"option wrong type", "[[device]]\nid = \"a\"\ndriver = \"config-test\"\noptions.baud = \"fast\"\n", 4, "device[0].options.baud", ""},
 		{"option invalid", "[[device]]\nid = \"a\"\ndriver = \"config-test\"\n\n[device.options]\nbaud = 1200\n", 6, "device[0].options.baud", "9600"},
 		{"duplicate id", "[[device]]\nid = \"a\"\ndriver = \"config-test\"\n[[device]]\nid = \"a\"\ndriver = \"config-test\"\n", 5, "device[1].id", "twice"},
+		{"finger twice", "[session]\nfinger_order = [2, 3, 2]\n", 2, "session.finger_order", "twice"},
+		{"bad threshold key", "[session]\n[session.thresholds]\n11 = 50\n", 2, "session.thresholds", "out of range"},
+		{"bad compression", "[packet]\nfinger_compression = \"JPEG\"\n", 2, "packet.finger_compression", "WSQ20"},
+		{"uplink without keys", "[uplink]\nurl = \"wss://central.example/uplink\"\n", 1, "uplink.central_keys", "receipt"},
+		{"uplink bad url", "[uplink]\nurl = \"http://x\"\ncentral_keys = [\"k\"]\n", 2, "uplink.url", "ws://"},
 		{"retry order", "[registry]\nretry_min = \"2s\"\nretry_max = \"1s\"\n", 3, "registry.retry_max", "retry_min"},
 	}
 	for _, c := range cases {

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/openenroll/stationd/devices"
+	"github.com/openenroll/stationd/station/bus"
+	"github.com/openenroll/stationd/station/config"
+	"github.com/openenroll/stationd/station/enroll"
+	"github.com/openenroll/stationd/station/outbox"
+	"github.com/openenroll/stationd/station/session"
+	"github.com/openenroll/stationd/station/uplink"
+)
+
+// station is everything between the devices and the API: sessions, the
+// outbox, the uplink and the capture flow.
+type station struct {
+	bus      *bus.Bus
+	ob       *outbox.Outbox
+	sessions *session.Manager
+	ctl      *enroll.Controller
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// purgeEvery is how often delivered packets past their retention are deleted.
+const purgeEvery = 10 * time.Minute
+
+func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry, log *slog.Logger) (*station, error) {
+	if err := os.MkdirAll(cfg.Station.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory ([station] data_dir): %w", err)
+	}
+	ob, err := outbox.Open(cfg.OutboxPath(), outbox.Options{
+		QuotaBytes: cfg.Outbox.QuotaMB << 20, Retention: cfg.Outbox.Retention.Duration, Logger: log.With("part", "outbox"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	st := &station{bus: bus.New(), ob: ob}
+	var fin session.Finalizer
+	if cfg.Packet.SigningKey != "" && cfg.Packet.CentralPublicKey != "" {
+		popts, err := cfg.PacketConfig().Options()
+		if err != nil {
+			ob.Close()
+			return nil, fmt.Errorf("[packet] keys: %w", err)
+		}
+		fin = &enroll.PacketFinalizer{Options: popts, Outbox: ob}
+	} else {
+		log.Warn("no [packet] signing_key and central_public_key: enrollments can be captured but not finalized")
+	}
+	st.sessions, err = session.Open(session.Options{Dir: filepath.Join(cfg.Station.DataDir, "sessions"), Finalizer: fin,
+		Observer: enroll.SessionObserver(st.bus), Logger: log.With("part", "session")})
+	if err != nil {
+		ob.Close()
+		return nil, err
+	}
+	// A crash while finalizing leaves the built packet with its session:
+	// queue it now, before anything else.
+	if err := st.sessions.Recover(ctx); err != nil {
+		log.Error("finishing interrupted enrollments", "err", err)
+	}
+	st.ctl = enroll.New(enroll.Options{Registry: reg, Sessions: st.sessions, Bus: st.bus, Outbox: ob,
+		StationID: cfg.Station.ID, Policy: cfg.Session.Policy(), FingerTimeout: cfg.Session.FingerTimeout.Duration,
+		MinPacketRoom: 4 << 20, Logger: log.With("part", "enroll")})
+
+	rctx, cancel := context.WithCancel(context.Background())
+	st.cancel = cancel
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		t := time.NewTicker(purgeEvery)
+		defer t.Stop()
+		for {
+			if n, err := ob.Purge(rctx); err != nil && rctx.Err() == nil {
+				log.Warn("outbox purge", "err", err)
+			} else if n > 0 {
+				log.Info("outbox purged delivered packets", "count", n)
+			}
+			select {
+			case <-rctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	if cfg.Uplink.URL != "" {
+		ucfg, err := uplinkConfig(cfg, st, log)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		client, err := uplink.NewClient(ucfg, ob)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("uplink: %w", err)
+		}
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			client.Run(rctx)
+		}()
+	}
+	return st, nil
+}
+
+func uplinkConfig(cfg *config.Config, st *station, log *slog.Logger) (uplink.ClientConfig, error) {
+	key, err := uplink.LoadPrivateKey(cfg.Packet.SigningKey)
+	if err != nil {
+		return uplink.ClientConfig{}, fmt.Errorf("[packet] signing_key: %w", err)
+	}
+	var centrals []ed25519.PublicKey
+	for _, p := range cfg.Uplink.CentralKeys {
+		k, err := uplink.LoadPublicKey(p)
+		if err != nil {
+			return uplink.ClientConfig{}, fmt.Errorf("[uplink] central_keys: %w", err)
+		}
+		centrals = append(centrals, k)
+	}
+	uc := uplink.ClientConfig{URL: cfg.Uplink.URL, StationID: cfg.Station.ID, StationKey: key, CentralKeys: centrals,
+		Window: cfg.Uplink.Window, RateLimit: cfg.Uplink.RateLimitKBps * 1024, Logger: log.With("part", "uplink"),
+		OnAck: func(id string) {
+			st.bus.Publish(bus.Message{Type: "uplink.ack", Payload: map[string]string{"packet_id": id}})
+			if s, err := st.ob.Status(); err == nil {
+				st.bus.Publish(bus.Message{Type: "outbox.status", Payload: s})
+			}
+		},
+		OnReject: func(id, reason string) {
+			st.bus.Publish(bus.Message{Type: "uplink.rejected", Payload: map[string]string{"packet_id": id, "reason": reason}})
+		},
+	}
+	if cfg.Uplink.CAFile != "" || cfg.Uplink.CertFile != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.Uplink.CAFile != "" {
+			pem, err := os.ReadFile(cfg.Uplink.CAFile)
+			if err != nil {
+				return uc, fmt.Errorf("[uplink] ca_file: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return uc, fmt.Errorf("[uplink] ca_file %s: no certificates", cfg.Uplink.CAFile)
+			}
+		}
+		if cfg.Uplink.CertFile != "" {
+			c, err := tls.LoadX509KeyPair(cfg.Uplink.CertFile, cfg.Uplink.KeyFile)
+			if err != nil {
+				return uc, fmt.Errorf("[uplink] cert_file/key_file: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{c}
+		}
+		uc.TLS = tc
+	}
+	return uc, nil
+}
+
+// close stops the uplink and the purger and closes the outbox. Sessions
+// need no closing: every change is already on disk.
+func (st *station) close() {
+	if st.cancel != nil {
+		st.cancel()
+	}
+	st.wg.Wait()
+	st.bus.Close()
+	st.ob.Close()
+}
