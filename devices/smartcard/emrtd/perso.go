@@ -1,14 +1,18 @@
 package emrtd
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
 	"github.com/openenroll/stationd/devices/smartcard/apdu"
 	"github.com/openenroll/stationd/devices/smartcard/icao"
+	"github.com/openenroll/stationd/devices/smartcard/lds"
 )
 
 // JMRTD passport applet personalization (public reference for open eMRTD
@@ -124,4 +128,39 @@ func appendTLV(dst []byte, tag byte, v []byte) []byte {
 		dst = append(dst, byte(len(v)))
 	}
 	return append(dst, v...)
+}
+
+// Issue personalizes a blank card from a finished enrollment the way an
+// issuance site does: it builds the LDS (DG1 from the MRZ, DG2 from the
+// portrait, DG13, DG14/DG15 when an active-authentication key is given,
+// EF.CardAccess when PACE is wanted), signs EF.SOD with the document
+// signer, writes and locks the card, then reads it back with the MRZ key
+// and checks passive (and active) authentication against cscas. It fails
+// unless the read-back verifies; the Document is returned either way when
+// the read-back ran.
+func Issue(ctx context.Context, t apdu.Transport, e lds.Enrollment, signer lds.Signer, keys PersoKeys, cscas []*x509.Certificate) (*Document, PersoStats, error) {
+	if keys.AAKey != nil {
+		e.AAPublicKey = &keys.AAKey.PublicKey
+	}
+	files, err := lds.BuildFiles(e, signer)
+	if err != nil {
+		return nil, PersoStats{}, err
+	}
+	st, err := Personalize(ctx, t, files, keys, PersoOptions{})
+	if err != nil {
+		return nil, st, err
+	}
+	d, err := Read(ctx, t, ReadOptions{Key: AccessKey{MRZ: &keys.MRZ}, CSCAs: cscas})
+	if err != nil {
+		return nil, st, fmt.Errorf("read-back after personalization: %w", err)
+	}
+	if !d.Verified() {
+		return d, st, fmt.Errorf("read-back after personalization does not verify: %w", errors.Join(d.PAErr, d.AAErr))
+	}
+	for fid, want := range files {
+		if got, ok := d.Files[fid]; ok && !bytes.Equal(got, want) {
+			return d, st, fmt.Errorf("read-back after personalization: file %04X differs from what was written", fid)
+		}
+	}
+	return d, st, nil
 }
