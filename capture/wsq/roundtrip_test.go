@@ -98,8 +98,8 @@ func TestRoundTripSynthfinger(t *testing.T) {
 }
 
 func TestRoundTripRidges(t *testing.T) {
+	// 800x750 is covered by the benchmarks, which report ratio and PSNR.
 	checkGoals(t, ridgeImage(416, 560, 7))
-	checkGoals(t, ridgeImage(800, 750, 8))
 }
 
 // WSQ never transmits subbands 60-63 (the first level's diagonal band),
