@@ -121,9 +121,12 @@ func (r *Reader) Connect(ctx context.Context) (*Card, error) {
 	return c, nil
 }
 
-// Close stops the monitor promptly (SCardCancel) and waits for it.
+// Close stops the monitor promptly (SCardCancel) and waits for it. A
+// discovered reader has no monitor of its own (Discover watches them all).
 func (r *Reader) Close() error {
-	r.cancel()
-	<-r.done
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+	}
 	return nil
 }

@@ -118,3 +118,42 @@ func TestDriverOpenFailsFastWithoutReader(t *testing.T) {
 type nopReporter struct{}
 
 func (nopReporter) SetState(devices.State, string) {}
+
+func TestDiscoverAttachesReaders(t *testing.T) {
+	name := vpcdReader(t)
+	reg := devices.NewRegistry(devices.Options{})
+	defer reg.Close()
+	sub := reg.Subscribe(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- smartcard.Discover(dctx, reg) }()
+	id := smartcard.DiscoveredPrefix + name
+	wait := func(typ devices.EventType, detail string) {
+		t.Helper()
+		for {
+			ev, err := sub.Next(ctx)
+			if err != nil {
+				t.Fatalf("waiting for %s %q: %v", typ, detail, err)
+			}
+			if ev.Device.ID == id && ev.Type == typ && (detail == "" || ev.Detail == detail) {
+				return
+			}
+		}
+	}
+	wait(devices.EventAdded, "")
+	c := card.New()
+	if err := c.Insert(ctx, pcscdtest.VPCDAddr); err != nil {
+		t.Fatal(err)
+	}
+	wait(devices.EventState, smartcard.DetailCardPresent)
+	if dev, ok := reg.Get(id); !ok || !dev.(*smartcard.Reader).CardPresent() {
+		t.Fatal("discovered reader missing or without card")
+	}
+	c.Remove()
+	wait(devices.EventState, smartcard.DetailNoCard)
+	stop()
+	<-done
+	wait(devices.EventRemoved, "")
+}

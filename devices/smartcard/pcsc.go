@@ -1,7 +1,10 @@
 // Package smartcard is the station's chip-card reader family: PC/SC
-// readers reached through pcscd (github.com/ebfe/scard), a monitor that
-// reports readers and cards coming and going, and the "pcsc" driver that
-// puts a configured reader into the device registry.
+// readers reached through pcscd (github.com/ebfe/scard), a monitor (Watch)
+// that reports readers and cards coming and going, the "pcsc" driver that
+// puts a configured reader into the device registry (option reader =
+// substring of the PC/SC name), and Discover, which attaches whatever
+// readers appear instead. Card insertion and removal show as the reader
+// device's state detail ("card present" / "no card").
 //
 // The ICAO 9303 protocols live in smartcard/icao, the APDU codec in
 // smartcard/apdu and the LDS data structures in smartcard/lds; this
