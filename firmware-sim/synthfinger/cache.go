@@ -14,9 +14,11 @@ type masterKey struct {
 }
 
 type masterCache struct {
-	mu    sync.Mutex
-	order *list.List // front = most recently used; values are *cacheEntry
-	byKey map[masterKey]*list.Element
+	capacity int
+	build    func(identity uint64, finger int) *master
+	mu       sync.Mutex
+	order    *list.List // front = most recently used; values are *cacheEntry
+	byKey    map[masterKey]*list.Element
 }
 
 type cacheEntry struct {
@@ -24,7 +26,11 @@ type cacheEntry struct {
 	m   *master
 }
 
-var masters = &masterCache{order: list.New(), byKey: map[masterKey]*list.Element{}}
+var masters = newMasterCache(masterCacheSize, newMaster)
+
+func newMasterCache(capacity int, build func(uint64, int) *master) *masterCache {
+	return &masterCache{capacity: capacity, build: build, order: list.New(), byKey: map[masterKey]*list.Element{}}
+}
 
 // get returns the cached master or builds it. Building happens outside the
 // lock; two goroutines asking for the same new finger may both build it,
@@ -39,7 +45,7 @@ func (c *masterCache) get(identity uint64, finger int) *master {
 		return m
 	}
 	c.mu.Unlock()
-	m := newMaster(identity, finger)
+	m := c.build(identity, finger)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.byKey[k]; ok {
@@ -47,7 +53,7 @@ func (c *masterCache) get(identity uint64, finger int) *master {
 		return e.Value.(*cacheEntry).m
 	}
 	c.byKey[k] = c.order.PushFront(&cacheEntry{k, m})
-	for c.order.Len() > masterCacheSize {
+	for c.order.Len() > c.capacity {
 		last := c.order.Back()
 		c.order.Remove(last)
 		delete(c.byKey, last.Value.(*cacheEntry).key)

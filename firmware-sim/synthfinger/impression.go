@@ -65,8 +65,9 @@ type Label struct {
 	Quality int
 	// Class is one of the Class* constants.
 	Class string
-	// Cores and Deltas are the singular points that fall inside the image
-	// (image pixel coordinates, after rotation, offset and distortion).
+	// Cores and Deltas are the singular points visible in the image: inside
+	// it and on the contact area (image pixel coordinates, after rotation,
+	// offset and distortion). A print that misses a delta lists fewer.
 	Cores, Deltas []image.Point
 	// Imp is the impression the image was made with.
 	Imp Impression
@@ -217,8 +218,10 @@ func zOf(frac float64) float64 {
 	return math.Log(frac/(1-frac)) / 1.702
 }
 
-// valueNoiseStd is the measured standard deviation of valueNoise.at.
-const valueNoiseStd = 0.62
+// valueNoiseStd is the standard deviation of valueNoise.at (slightly under
+// 1 because bilinear interpolation averages neighbouring lattice values;
+// TestValueNoiseStats checks it).
+const valueNoiseStd = 0.9
 
 func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray, Label, error) {
 	W, H := imp.Width, imp.Height
@@ -233,8 +236,13 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 	oy := float64(H)/2 + imp.OffsetY*float64(H)
 	// Skin elasticity: a smooth displacement of a few pixels that differs
 	// between impressions (SFinGe models plastic distortion similarly).
-	distN := newValueNoise(rng, masterW, masterH, 130)
-	distN2 := newValueNoise(rng, masterW, masterH, 130)
+	// Every random field has its own stream, so switching one degradation
+	// on or off leaves the others' randomness unchanged.
+	field := func(tag uint64, w, h int, cell float64) *valueNoise {
+		return newValueNoise(newRNG(identity, uint64(finger), imp.Seed, tag), w, h, cell)
+	}
+	distN := field(1, masterW, masterH, 130)
+	distN2 := field(2, masterW, masterH, 130)
 	distAmp := u(2, 5)
 
 	wet := math.Max(imp.Moisture, 0)
@@ -246,11 +254,17 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 	dark := 215 * (0.55 + 0.9*math.Min(p, 0.5)) * (1 - 0.25*dry)
 	rc := math.Sqrt(imp.Contact)
 
-	breakN := newValueNoise(rng, W, H, 5.5) // dry ridge breaks
-	grainN := newValueNoise(rng, W, H, 1.6) // dry grain
-	smudgeN := newValueNoise(rng, W, H, 11) // wet smudges
-	paperN := newValueNoise(rng, W, H, 45)
-	breakZ := valueNoiseStd * zOf(0.55*dry)
+	var breakN, grainN, smudgeN *valueNoise
+	if dry > 0 {
+		breakN = field(3, W, H, 5.5) // ridge breaks
+		grainN = field(4, W, H, 2.5) // grainy ink
+	}
+	if wet > 0 {
+		smudgeN = field(5, W, H, 16) // smudges where ridges merge
+	}
+	roughN := field(6, W, H, 4) // ragged ridge edges
+	paperN := field(7, W, H, 45)
+	breakZ := valueNoiseStd * zOf(0.45*math.Pow(dry, 1.3))
 	smudgeZ := valueNoiseStd * zOf(1-0.3*wet)
 
 	pix := make([]float32, W*H)
@@ -259,7 +273,7 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 		for x := 0; x < W; x++ {
 			fx, fy := float64(x)+0.5, float64(y)+0.5
 			// reference placement for the usable-area label
-			if m.contactR(fcx+fx-float64(W)/2, fcy+fy-float64(H)/2) <= 1 {
+			if m.radius(fcx+fx-float64(W)/2, fcy+fy-float64(H)/2) <= 1 {
 				reference++
 			}
 			du, dv := fx-ox, fy-oy
@@ -268,8 +282,8 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 			qx := bx + distAmp*distN.at(bx, by)
 			qy := by + distAmp*distN2.at(bx, by)
 
-			paper := 247 + 3*paperN.at(fx, fy)
-			r := m.contactR(qx, qy)
+			paper := 250 + 1.5*paperN.at(fx, fy)
+			s, r, shade := m.sample(qx, qy)
 			cw := clamp((rc-r)/0.025, 0, 1)
 			if cw >= 0.5 {
 				visible++
@@ -279,25 +293,23 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 				continue
 			}
 			fade := smoothstep(rc-0.12, rc, r) // lighter pressure near the edge
-			t := thr + 0.45*fade
-			s := m.sample(qx, qy)
+			t := thr + 0.45*fade + 0.12*roughN.at(fx, fy)
 			ink := smoothstep(t-0.25, t+0.25, s)
 			if dry > 0 {
 				b := smoothstep(breakZ-0.08, breakZ+0.08, breakN.at(fx, fy))
 				ink *= 0.12 + 0.88*b
-				ink *= 1 - 0.55*dry*smoothstep(-0.3, 0.6, grainN.at(fx, fy))
+				ink *= 1 - 0.45*dry*smoothstep(-0.3, 0.6, grainN.at(fx, fy))
 			}
 			if wet > 0 {
 				sm := smoothstep(smudgeZ-0.1, smudgeZ+0.1, smudgeN.at(fx, fy))
 				ink = math.Max(ink, 0.85*sm)
 			}
-			shade := 1 - 0.14*m.shade.at(qx, qy) - 0.10*m.shade2.at(qx, qy)
 			d := dark * shade * (1 - 0.45*fade)
 			pix[y*W+x] = float32(paper - d*ink*cw)
 		}
 	}
 
-	addDirt(rng, pix, W, H, imp.Dirt)
+	addDirt(newRNG(identity, uint64(finger), imp.Seed, 8), pix, W, H, imp.Dirt)
 	gaussBlur(pix, W, H, imp.Blur)
 	img := image.NewGray(image.Rect(0, 0, W, H))
 	for i, v := range pix {
@@ -323,7 +335,8 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 		x := vx*cr - vy*sr + ox
 		y := vx*sr + vy*cr + oy
 		pt := image.Pt(int(math.Floor(x)), int(math.Floor(y)))
-		return pt, pt.In(image.Rect(0, 0, W, H))
+		// visible: inside the image and on skin that touches the platen
+		return pt, pt.In(image.Rect(0, 0, W, H)) && m.radius(q.X, q.Y) <= rc-0.02
 	}
 	for _, c := range m.cores {
 		if pt, ok := toImage(c); ok {
@@ -345,7 +358,7 @@ func addDirt(rng *rand.Rand, pix []float32, W, H int, amount float64) {
 		return
 	}
 	smear := newValueNoise(rng, W, H, 26)
-	tex := newValueNoise(rng, W, H, 2.2)
+	tex := newValueNoise(rng, W, H, 2.5)
 	z := valueNoiseStd * zOf(1-0.35*amount)
 	for y := 0; y < H; y++ {
 		for x := 0; x < W; x++ {

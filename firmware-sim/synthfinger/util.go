@@ -50,9 +50,11 @@ func smoothstep(e0, e1, x float64) float64 {
 	return t * t * (3 - 2*t)
 }
 
-// valueNoise is a smooth random field: Gaussian values on a coarse lattice
-// with the given cell size, interpolated with a smoothstep. Values have a
-// standard deviation of about 0.7 (interpolation shrinks the lattice's 1).
+// valueNoise is a smooth, isotropic random field: white Gaussian noise on a
+// lattice of spacing cell/2.5, blurred on the lattice with a Gaussian of one
+// lattice unit, rescaled to unit variance, then interpolated bilinearly. Its
+// correlation length is about cell/2 pixels. (Plain value noise with a
+// smoothstep shows the lattice as square blobs; blurring first hides it.)
 type valueNoise struct {
 	gw, gh int
 	inv    float64
@@ -60,31 +62,29 @@ type valueNoise struct {
 }
 
 func newValueNoise(rng *rand.Rand, w, h int, cell float64) *valueNoise {
-	gw := int(float64(w)/cell) + 3
-	gh := int(float64(h)/cell) + 3
-	n := &valueNoise{gw: gw, gh: gh, inv: 1 / cell, v: make([]float32, gw*gh)}
+	sp := cell / 2.5
+	gw := int(float64(w)/sp) + 3
+	gh := int(float64(h)/sp) + 3
+	n := &valueNoise{gw: gw, gh: gh, inv: 1 / sp, v: make([]float32, gw*gh)}
 	for i := range n.v {
 		n.v[i] = float32(rng.NormFloat64())
+	}
+	gaussBlur(n.v, gw, gh, 1)
+	// A unit Gaussian blur of sigma 1 (in lattice units) leaves a variance
+	// of 1/(4 pi sigma^2) of white noise: scale back to unit variance.
+	k := float32(math.Sqrt(4 * math.Pi))
+	for i := range n.v {
+		n.v[i] *= k
 	}
 	return n
 }
 
 // at samples the field; coordinates outside the lattice are clamped.
 func (n *valueNoise) at(x, y float64) float64 {
-	fx := x*n.inv + 1
-	fy := y*n.inv + 1
-	fx = clamp(fx, 0, float64(n.gw-2))
-	fy = clamp(fy, 0, float64(n.gh-2))
+	fx := clamp(x*n.inv+1, 0, float64(n.gw)-1.001)
+	fy := clamp(y*n.inv+1, 0, float64(n.gh)-1.001)
 	ix, iy := int(fx), int(fy)
-	if ix > n.gw-2 {
-		ix = n.gw - 2
-	}
-	if iy > n.gh-2 {
-		iy = n.gh - 2
-	}
 	tx, ty := fx-float64(ix), fy-float64(iy)
-	tx = tx * tx * (3 - 2*tx)
-	ty = ty * ty * (3 - 2*ty)
 	i := iy*n.gw + ix
 	a := float64(n.v[i]) + (float64(n.v[i+1])-float64(n.v[i]))*tx
 	b := float64(n.v[i+n.gw]) + (float64(n.v[i+n.gw+1])-float64(n.v[i+n.gw]))*tx
