@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openenroll/stationd/devices/smartcard"
+	"github.com/openenroll/stationd/devices/smartcard/apdu"
 	"github.com/openenroll/stationd/devices/smartcard/emrtd"
 	"github.com/openenroll/stationd/devices/smartcard/icao"
 	"github.com/openenroll/stationd/devices/smartcard/lds"
@@ -225,4 +226,23 @@ func TestSlowCardHonoursDeadline(t *testing.T) {
 		t.Fatalf("slow card: %v", err)
 	}
 	c.SetFaults(card.Faults{})
+}
+
+// A card whose EF.CardAccess offers PACE but which refuses it is read with
+// BAC when the MRZ is known; with only the CAN the refusal is reported.
+func TestPACERefusedFallsBackToBAC(t *testing.T) {
+	c, e := personalizedCard(t, lds.ParamP256)
+	c.SetFaults(card.Faults{RejectPACE: true})
+	sc := insert(t, c)
+	k := e.MRZ.Key()
+	d, err := emrtd.Read(ctxT(t), sc, emrtd.ReadOptions{Key: emrtd.AccessKey{MRZ: &k}, CSCAs: cscas()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Access != "BAC" || !d.Verified() {
+		t.Fatalf("access %q, verified %v", d.Access, d.Verified())
+	}
+	if _, err := emrtd.Read(ctxT(t), sc, emrtd.ReadOptions{Key: emrtd.AccessKey{CAN: sampleCAN}}); !errors.Is(err, apdu.ErrWrongData) {
+		t.Fatalf("CAN-only read of a card refusing PACE: %v", err)
+	}
 }

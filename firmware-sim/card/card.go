@@ -81,6 +81,9 @@ type Faults struct {
 	PullAfter int
 	// Delay is added before each answer (a slow card).
 	Delay time.Duration
+	// RejectPACE makes MSE:Set AT fail with 6A80 although EF.CardAccess
+	// announces PACE (a chip whose PACE is broken; readers fall back to BAC).
+	RejectPACE bool
 }
 
 type efile struct {

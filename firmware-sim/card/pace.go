@@ -72,6 +72,9 @@ func (c *Card) mseSetAT(p plainCmd) uint16 {
 		return swWrongP1P2
 	}
 	c.pace, c.sm = nil, nil
+	if c.faults.RejectPACE {
+		return swWrongData
+	}
 	var oid []byte
 	ref := byte(0)
 	rest := p.data

@@ -86,16 +86,28 @@ func Read(ctx context.Context, t apdu.Transport, o ReadOptions) (*Document, erro
 			return nil, err
 		}
 	}
-	switch {
-	case len(offers) > 0:
+	usePACE := len(offers) > 0
+	if usePACE {
 		pw := icao.Password{MRZ: o.Key.MRZ, CAN: o.Key.CAN}
-		if err := s.PACE(ctx, pw, offers[0].Param); err != nil {
+		err := s.PACE(ctx, pw, offers[0].Param)
+		_, cardRefused := apdu.SW(err)
+		switch {
+		case err == nil:
+			d.Access = "PACE " + map[int]string{lds.ParamP256: "P-256", lds.ParamBrainpoolP256r1: "brainpoolP256r1"}[offers[0].Param]
+			if err := s.SelectApplication(ctx); err != nil {
+				return nil, err
+			}
+		case cardRefused && o.Key.MRZ != nil:
+			// The card announced PACE but refused a step for another
+			// reason than a wrong password: ICAO 9303 p11 §4.2 lets the
+			// terminal fall back to BAC, which such cards also offer.
+			usePACE = false
+		default:
 			return nil, err
 		}
-		d.Access = "PACE " + map[int]string{lds.ParamP256: "P-256", lds.ParamBrainpoolP256r1: "brainpoolP256r1"}[offers[0].Param]
-		if err := s.SelectApplication(ctx); err != nil {
-			return nil, err
-		}
+	}
+	switch {
+	case usePACE:
 	default:
 		if o.Key.MRZ == nil {
 			return nil, errors.New("card offers only BAC, which needs the MRZ (document number, birth and expiry dates), not the CAN")
