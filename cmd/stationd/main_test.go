@@ -294,3 +294,15 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		t.Fatalf("want file:line:key error, got %v", err)
 	}
 }
+
+func getJSON(url string, out any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}

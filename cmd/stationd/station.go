@@ -167,6 +167,9 @@ func (st *station) close() {
 	if st.cancel != nil {
 		st.cancel()
 	}
+	if st.ctl != nil {
+		st.ctl.Close()
+	}
 	st.wg.Wait()
 	st.bus.Close()
 	st.ob.Close()

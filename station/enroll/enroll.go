@@ -52,6 +52,18 @@ type Controller struct {
 
 	mu   sync.Mutex
 	busy map[string]string // device id -> what it is doing, one capture per device
+	// lifted holds, per scanner, the outcome of watching for the last
+	// captured finger to leave the glass (see watchLift).
+	lifted map[string]*liftWatch
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type liftWatch struct {
+	done chan struct{}
+	ok   bool
 }
 
 // New returns a controller.
@@ -66,7 +78,61 @@ func New(opts Options) *Controller {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{opts: opts, log: log, busy: map[string]string{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Controller{opts: opts, log: log, busy: map[string]string{}, lifted: map[string]*liftWatch{}, ctx: ctx, cancel: cancel}
+}
+
+// Close stops the controller's background work (lift watches).
+func (c *Controller) Close() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// watchLift waits, in the background, for the finger just captured to be
+// lifted, so that the next capture knows whether the glass is clear
+// without making the officer wait for it now.
+func (c *Controller) watchLift(id string, sc fingerprint.Scanner) {
+	w := &liftWatch{done: make(chan struct{})}
+	c.mu.Lock()
+	c.lifted[id] = w
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer close(w.done)
+		ctx, cancel := context.WithTimeout(c.ctx, c.opts.LiftTimeout)
+		defer cancel()
+		w.ok = sc.WaitLift(ctx) == nil
+	}()
+}
+
+// awaitLift makes sure the previous finger is off the scanner before a new
+// capture: a fresh impression, never the same one twice.
+func (c *Controller) awaitLift(ctx context.Context, id string, sc fingerprint.Scanner) error {
+	c.mu.Lock()
+	w := c.lifted[id]
+	c.mu.Unlock()
+	if w == nil {
+		return nil // nothing captured on it since stationd started
+	}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if w.ok {
+		return nil
+	}
+	// The finger stayed on past the watch: check once more now.
+	lctx, cancel := context.WithTimeout(ctx, c.opts.LiftTimeout)
+	defer cancel()
+	if err := sc.WaitLift(lctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	w.ok = true
+	c.mu.Unlock()
+	return nil
 }
 
 // Error is a refusal with a code the UI can act on.
@@ -389,10 +455,10 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 	defer c.release(info.ID)
 
 	// A fresh impression: the previous finger must be off the glass.
-	lctx, cancel := context.WithTimeout(ctx, c.opts.LiftTimeout)
-	err = sc.WaitLift(lctx)
-	cancel()
-	if err != nil && ctx.Err() == nil {
+	if err := c.awaitLift(ctx, info.ID, sc); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		c.publish("capture.finger.lift", map[string]any{"session": sid, "position": pos, "device": info.ID})
 		return nil, fail("finger_not_lifted", "lift the finger from the scanner, then try again")
 	}
@@ -411,6 +477,7 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 		}
 		return nil, fail("capture_failed", "%v", err)
 	}
+	c.watchLift(info.ID, sc)
 	q, err := finger.Assess(img.Gray, img.PPI)
 	if err != nil {
 		return nil, fail("capture_failed", "scoring the image: %v", err)
