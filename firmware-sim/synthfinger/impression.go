@@ -31,52 +31,56 @@ const (
 // impression (no contact, no pressure); start from GoodImpression.
 type Impression struct {
 	// Width, Height of the image in pixels at 500 ppi.
-	Width, Height int
+	Width  int `json:"width"`
+	Height int `json:"height"`
 	// Contact is the fraction of the finger's full pad area that touches
 	// the platen, 0..1; the touching region is a centred, nested shrink of
 	// the pad outline (light touch leaves an island in the middle).
-	Contact float64
+	Contact float64 `json:"contact"`
 	// Pressure 0..1; 0.5 is normal. Low pressure prints faint, thin,
 	// broken ridges; high pressure flattens them into wide, merging ones.
-	Pressure float64
+	Pressure float64 `json:"pressure"`
 	// Moisture -1 (very dry: broken, grainy ridges) .. 0 (normal) .. +1
 	// (very wet: thick ridges, filled valleys, smudges).
-	Moisture float64
+	Moisture float64 `json:"moisture"`
 	// Blur is the Gaussian blur sigma in pixels (defocus, motion), 0..10.
-	Blur float64
+	Blur float64 `json:"blur"`
 	// Noise is the additive Gaussian sensor noise sigma in grey levels, 0..128.
-	Noise float64
+	Noise float64 `json:"noise"`
 	// RotationDeg turns the finger clockwise on screen, -180..180.
-	RotationDeg float64
+	RotationDeg float64 `json:"rotation_deg"`
 	// OffsetX, OffsetY move the finger's centre away from the image centre,
 	// as a fraction of the image width and height, -1..1 (0.5 puts the
 	// centre on the image border: half the finger is off the platen).
-	OffsetX, OffsetY float64
+	OffsetX float64 `json:"offset_x"`
+	OffsetY float64 `json:"offset_y"`
 	// Dirt 0..1: platen dirt, dust specks and latent residue.
-	Dirt float64
+	Dirt float64 `json:"dirt"`
 	// Seed drives everything random in this impression (skin distortion,
 	// noise, dirt, dry breaks, smudges). Same seed, same bytes.
-	Seed uint64
+	Seed uint64 `json:"seed"`
 }
 
 // Label is the ground truth that comes with every image.
 type Label struct {
 	// Quality 0..100, see the package documentation for the formula.
-	Quality int
+	Quality int `json:"quality"`
 	// Class is one of the Class* constants.
-	Class string
+	Class string `json:"class"`
 	// Cores and Deltas are the singular points visible in the image: inside
 	// it and on the contact area (image pixel coordinates, after rotation,
 	// offset and distortion). A print that misses a delta lists fewer.
-	Cores, Deltas []image.Point
+	Cores  []image.Point `json:"cores"`
+	Deltas []image.Point `json:"deltas"`
 	// Imp is the impression the image was made with.
-	Imp Impression
+	Imp Impression `json:"impression"`
 	// Usable is the visible contact area relative to a full, centred,
 	// unrotated contact of the same finger in an image of the same size,
 	// 0..1. Clarity is the product of the per-degradation factors, 0..1.
-	Usable, Clarity float64
+	Usable  float64 `json:"usable"`
+	Clarity float64 `json:"clarity"`
 	// RidgePeriod is the finger's mean ridge period in pixels.
-	RidgePeriod float64
+	RidgePeriod float64 `json:"ridge_period"`
 }
 
 // GoodImpression is a clean, well-placed, full-contact 416x560 impression.
@@ -262,7 +266,8 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 	if wet > 0 {
 		smudgeN = field(5, W, H, 16) // smudges where ridges merge
 	}
-	roughN := field(6, W, H, 4) // ragged ridge edges
+	roughN := field(6, W, H, 4)                            // ragged ridge edges
+	speck := newRNG(identity, uint64(finger), imp.Seed, 9) // pixel-level edge grain
 	paperN := field(7, W, H, 45)
 	breakZ := valueNoiseStd * zOf(0.45*math.Pow(dry, 1.3))
 	smudgeZ := valueNoiseStd * zOf(1-0.3*wet)
@@ -293,7 +298,7 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 				continue
 			}
 			fade := smoothstep(rc-0.12, rc, r) // lighter pressure near the edge
-			t := thr + 0.45*fade + 0.12*roughN.at(fx, fy)
+			t := thr + 0.45*fade + 0.12*roughN.at(fx, fy) + 0.3*(speck.Float64()-0.5)
 			ink := smoothstep(t-0.25, t+0.25, s)
 			if dry > 0 {
 				b := smoothstep(breakZ-0.08, breakZ+0.08, breakN.at(fx, fy))

@@ -311,7 +311,7 @@ func newMaster(identity uint64, finger int) *master {
 	shade := newValueNoise(rng, masterW, masterH, 60)
 	shade2 := newValueNoise(rng, masterW, masterH, 7)
 
-	arch := archParams{x0: m.cx + u(-30, 30), yb: m.cy + u(-20, 60), wb: u(40, 70), amp: u(70, 120), s: u(70, 110)}
+	arch := archParams{x0: m.cx + u(-30, 30), yb: m.cy + u(-20, 60), wb: u(40, 70), amp: u(110, 170), s: u(75, 110)}
 	orientNoise := newValueNoise(rng, masterW, masterH, 90)
 	freqNoise := newValueNoise(rng, masterW, masterH, 110)
 	oAmp := u(0.03, 0.08) // radians of smooth individual orientation wobble
