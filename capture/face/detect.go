@@ -180,9 +180,10 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 		// Eyes are 15-30 px in the 120 px band: no need to search further.
 		rects := cc.DetectMultiScaleWithParams(e.scratch, 1.1, 3, 0, image.Pt(14, 14), image.Pt(eyeBandWidth/3, eyeBandWidth/3))
 		for _, r := range rects {
+			c := darkCentre(e.scratch, r)
 			p := PointF{
-				X: float64(band.Min.X) + (float64(r.Min.X+r.Max.X)/2)/scale,
-				Y: float64(band.Min.Y) + (float64(r.Min.Y+r.Max.Y)/2)/scale,
+				X: float64(band.Min.X) + c.X/scale,
+				Y: float64(band.Min.Y) + c.Y/scale,
 			}
 			side := 0
 			if p.X > float64(b.Min.X+b.Max.X)/2 {
@@ -219,4 +220,54 @@ func sortFaces(fs []Face) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		return fs[i].Box.Dx()*fs[i].Box.Dy() > fs[j].Box.Dx()*fs[j].Box.Dy()
 	})
+}
+
+// darkCentre returns the centre of the darkest pixels (iris and pupil) in
+// the middle of an eye box, in the box's image coordinates; the cascade's
+// box centre is off by a few pixels, which tilts the eye line by degrees.
+// It falls back to the box centre when the box has no clear dark spot.
+func darkCentre(m gocv.Mat, r image.Rectangle) PointF {
+	box := PointF{float64(r.Min.X+r.Max.X) / 2, float64(r.Min.Y+r.Max.Y) / 2}
+	p, err := planeOf(&m)
+	if err != nil {
+		return box
+	}
+	// The middle of the box: eyebrows and lashes sit at its edges.
+	in := image.Rect(r.Min.X+r.Dx()/5, r.Min.Y+r.Dy()/4, r.Max.X-r.Dx()/5, r.Max.Y-r.Dy()/5).Intersect(image.Rect(0, 0, p.w, p.h))
+	if in.Dx() < 3 || in.Dy() < 3 {
+		return box
+	}
+	var hist [256]int
+	for y := in.Min.Y; y < in.Max.Y; y++ {
+		for x := in.Min.X; x < in.Max.X; x++ {
+			hist[p.at(x, y)]++
+		}
+	}
+	// The darkest 12% of the pixels: about the iris's share of the box.
+	n := in.Dx() * in.Dy()
+	lim, acc := 0, 0
+	for v, k := range hist {
+		acc += k
+		if acc*100 >= n*12 {
+			lim = v
+			break
+		}
+	}
+	if histMedian(hist[:], n)-lim < 20 {
+		return box // no contrast: a closed eye or a flat patch
+	}
+	var sx, sy, cnt float64
+	for y := in.Min.Y; y < in.Max.Y; y++ {
+		for x := in.Min.X; x < in.Max.X; x++ {
+			if int(p.at(x, y)) <= lim {
+				sx += float64(x)
+				sy += float64(y)
+				cnt++
+			}
+		}
+	}
+	if cnt == 0 {
+		return box
+	}
+	return PointF{sx/cnt + 0.5, sy/cnt + 0.5}
 }
