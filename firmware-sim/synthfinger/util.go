@@ -51,8 +51,8 @@ func smoothstep(e0, e1, x float64) float64 {
 }
 
 // valueNoise is a smooth, isotropic random field: white Gaussian noise on a
-// lattice of spacing cell/2.5, blurred on the lattice with a Gaussian of one
-// lattice unit, rescaled to unit variance, then interpolated bilinearly. Its
+// lattice of spacing cell/2, blurred on the lattice with a Gaussian of 0.8
+// lattice units, rescaled to unit variance, then interpolated bilinearly. Its
 // correlation length is about cell/2 pixels. (Plain value noise with a
 // smoothstep shows the lattice as square blobs; blurring first hides it.)
 type valueNoise struct {
@@ -62,17 +62,18 @@ type valueNoise struct {
 }
 
 func newValueNoise(rng *rand.Rand, w, h int, cell float64) *valueNoise {
-	sp := cell / 2.5
+	sp := cell / 2
 	gw := int(float64(w)/sp) + 3
 	gh := int(float64(h)/sp) + 3
 	n := &valueNoise{gw: gw, gh: gh, inv: 1 / sp, v: make([]float32, gw*gh)}
 	for i := range n.v {
 		n.v[i] = float32(rng.NormFloat64())
 	}
-	gaussBlur(n.v, gw, gh, 1)
-	// A unit Gaussian blur of sigma 1 (in lattice units) leaves a variance
-	// of 1/(4 pi sigma^2) of white noise: scale back to unit variance.
-	k := float32(math.Sqrt(4 * math.Pi))
+	const sigma = 0.8
+	gaussBlur(n.v, gw, gh, sigma)
+	// A unit-sum Gaussian blur of sigma s (lattice units) leaves a variance
+	// of 1/(4 pi s^2) of white noise: scale back to unit variance.
+	k := float32(math.Sqrt(4*math.Pi) * sigma)
 	for i := range n.v {
 		n.v[i] *= k
 	}
