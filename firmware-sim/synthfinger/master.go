@@ -356,6 +356,7 @@ func newMaster(identity uint64, finger int) *master {
 		m.ridge[i] = clamp32(v, -1.2, 1.2)
 	}
 	m.addPores(rng)
+	m.addCreases(rng)
 	return m
 }
 
@@ -376,6 +377,46 @@ func (m *master) addPores(rng *rand.Rand) {
 				d2 := float64(i*i + j*j)
 				w := math.Exp(-d2 / (2 * rad * rad * 0.5))
 				m.ridge[(y+j)*masterW+x+i] -= float32(1.3 * w)
+			}
+		}
+	}
+}
+
+// addCreases draws up to three flexion creases: thin, slightly curved white
+// lines across the ridges that many adult fingers carry and that print on
+// every impression of that finger.
+func (m *master) addCreases(rng *rand.Rand) {
+	n := rng.IntN(4)
+	for range n {
+		// a point on the pad and a direction within 35 degrees of horizontal
+		px := m.cx + (rng.Float64()*2-1)*0.6*m.a
+		py := m.cy + (rng.Float64()*2-1)*0.6*m.bb
+		ang := (rng.Float64()*2 - 1) * 0.6
+		length := 50 + 150*rng.Float64()
+		width := 0.8 + 1.2*rng.Float64()
+		bend := (rng.Float64()*2 - 1) * 0.002
+		dx, dy := math.Cos(ang), math.Sin(ang)
+		for s := -length / 2; s <= length/2; s += 0.5 {
+			// width tapers to zero at both ends
+			wd := width * math.Sqrt(1-math.Pow(2*s/length, 2))
+			cx := px + s*dx - bend*s*s*dy
+			cy := py + s*dy + bend*s*s*dx
+			r := int(math.Ceil(wd + 1))
+			for j := -r; j <= r; j++ {
+				for i := -r; i <= r; i++ {
+					x, y := int(cx)+i, int(cy)+j
+					if x < 0 || y < 0 || x >= masterW || y >= masterH {
+						continue
+					}
+					d := math.Hypot(float64(x)-cx, float64(y)-cy)
+					if d > wd+0.7 {
+						continue
+					}
+					v := float32(-1.2 + 2.4*smoothstep(wd-0.7, wd+0.7, d))
+					if p := &m.ridge[y*masterW+x]; v < *p {
+						*p = v
+					}
+				}
 			}
 		}
 	}
