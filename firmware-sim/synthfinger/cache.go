@@ -5,8 +5,8 @@ import (
 	"sync"
 )
 
-// masterCacheSize bounds memory: a master is about 1.2 MB (480x640 float32).
-const masterCacheSize = 24
+// masterCacheSize bounds memory: a master is about 4 MB (three 512x672 float32 maps).
+const masterCacheSize = 16
 
 type masterKey struct {
 	identity uint64

@@ -18,6 +18,10 @@ const (
 	R307Height    = 288
 )
 
+// opticsBlur is the Gaussian sigma (pixels) of the simulated sensor's own
+// optics, applied to every impression; Impression.Blur comes on top.
+const opticsBlur = 0.5
+
 // Limits on Impression fields; Print rejects values outside them.
 const (
 	MinSize  = 16
@@ -43,7 +47,8 @@ type Impression struct {
 	// Moisture -1 (very dry: broken, grainy ridges) .. 0 (normal) .. +1
 	// (very wet: thick ridges, filled valleys, smudges).
 	Moisture float64 `json:"moisture"`
-	// Blur is the Gaussian blur sigma in pixels (defocus, motion), 0..10.
+	// Blur is the extra Gaussian blur sigma in pixels (defocus, motion),
+	// 0..10, on top of the sensor optics' own 0.5 px.
 	Blur float64 `json:"blur"`
 	// Noise is the additive Gaussian sensor noise sigma in grey levels, 0..128.
 	Noise float64 `json:"noise"`
@@ -315,7 +320,9 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 	}
 
 	addDirt(newRNG(identity, uint64(finger), imp.Seed, 8), pix, W, H, imp.Dirt)
-	gaussBlur(pix, W, H, imp.Blur)
+	// The sensor's own optics soften every image a little (sigma 0.5 px);
+	// Blur adds to it in quadrature.
+	gaussBlur(pix, W, H, math.Hypot(opticsBlur, imp.Blur))
 	img := image.NewGray(image.Rect(0, 0, W, H))
 	for i, v := range pix {
 		f := float64(v)

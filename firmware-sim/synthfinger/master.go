@@ -19,8 +19,8 @@ const (
 // Master canvas: large enough that a 416x560 window can be rotated and moved
 // over the finger without running out of pattern.
 const (
-	masterW = 480
-	masterH = 640
+	masterW = 512
+	masterH = 672
 )
 
 // fpoint is a point in master (finger) coordinates, y pointing down.
@@ -296,13 +296,14 @@ func newMaster(identity uint64, finger int) *master {
 	u := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
 	m := &master{}
 	m.class = pickClass(rng, finger)
-	// Silhouette: a plain impression of an adult finger is about 16-20 mm
-	// wide and 18-24 mm tall (330-400 x 360-480 px at 500 ppi); thumbs are
-	// the widest, little fingers the narrowest.
+	// Silhouette: a plain impression of an adult finger is about 16-21 mm
+	// wide and 20-28 mm tall (350-410 x 410-540 px at 500 ppi), filling
+	// most of a 416x560 frame; thumbs are the widest, little fingers the
+	// narrowest.
 	scale := [5]float64{1.08, 1.0, 1.0, 0.96, 0.88}[(finger-1)%5]
-	m.a = u(160, 195) * scale
-	m.bt = u(195, 235) * scale
-	m.bb = u(240, 290) * scale
+	m.a = u(175, 205) * scale
+	m.bt = u(205, 245) * scale
+	m.bb = u(250, 300) * scale
 	m.cx = masterW / 2
 	m.cy = masterH/2 - (m.bb-m.bt)/2
 	m.placeSingular(rng)
