@@ -4,4 +4,5 @@ package main
 // itself with package devices (database/sql style).
 import (
 	_ "github.com/openenroll/stationd/devices/fingerprint/zfm"
+	_ "github.com/openenroll/stationd/devices/smartcard"
 )

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openenroll/stationd/devices"
+	"github.com/openenroll/stationd/devices/smartcard/emrtd"
 	"github.com/openenroll/stationd/station/bus"
 	"github.com/openenroll/stationd/station/config"
 	"github.com/openenroll/stationd/station/enroll"
@@ -68,7 +69,16 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 	if err := st.sessions.Recover(ctx); err != nil {
 		log.Error("finishing interrupted enrollments", "err", err)
 	}
-	st.ctl = enroll.New(enroll.Options{Registry: reg, Sessions: st.sessions, Bus: st.bus, Outbox: ob,
+	var cscas []*x509.Certificate
+	for _, f := range cfg.Card.CSCAFiles {
+		certs, err := emrtd.ReadCerts(f)
+		if err != nil {
+			ob.Close()
+			return nil, fmt.Errorf("[card] csca_files: %w", err)
+		}
+		cscas = append(cscas, certs...)
+	}
+	st.ctl = enroll.New(enroll.Options{CSCAs: cscas, Registry: reg, Sessions: st.sessions, Bus: st.bus, Outbox: ob,
 		StationID: cfg.Station.ID, Policy: cfg.Session.Policy(), FingerTimeout: cfg.Session.FingerTimeout.Duration,
 		MinPacketRoom: 4 << 20, Logger: log.With("part", "enroll")})
 

@@ -38,6 +38,7 @@ type Config struct {
 	Outbox   Outbox   `toml:"outbox"`
 	Packet   Packet   `toml:"packet"`
 	Uplink   Uplink   `toml:"uplink"`
+	Card     Card     `toml:"card"`
 	Devices  []Device `toml:"device"`
 
 	// File is the path the configuration was read from ("" for defaults).
@@ -131,6 +132,13 @@ type Uplink struct {
 	RateLimitKBps int64 `toml:"rate_limit_kbps"`
 	// Window is how many packets are sent at once.
 	Window int `toml:"window"`
+}
+
+// Card is how chip cards are verified.
+type Card struct {
+	// CSCAFiles hold the country signing CA certificates (PEM or DER) that
+	// document signers must chain to for passive authentication.
+	CSCAFiles []string `toml:"csca_files"`
 }
 
 // Device is one [[device]] entry.

@@ -10,6 +10,7 @@ package enroll
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,7 +43,10 @@ type Options struct {
 	// MinPacketRoom is the outbox room a new session needs (an estimate of
 	// one packet's size); 0 disables the check.
 	MinPacketRoom int64
-	Logger        *slog.Logger
+	// CSCAs are the country signing CA certificates chip cards are
+	// verified against (passive authentication).
+	CSCAs  []*x509.Certificate
+	Logger *slog.Logger
 }
 
 // Controller runs captures for sessions.
@@ -182,6 +186,7 @@ func (c *Controller) Commands() map[string]api.CommandFunc {
 		"session.review":         c.simple((*session.Manager).ToReview),
 		"session.back":           c.simple((*session.Manager).BackToCapture),
 		"session.finalize":       c.cmdFinalize,
+		"session.card":           c.cmdCard,
 		"session.abandon":        c.cmdAbandon,
 		"outbox.status":          c.cmdOutboxStatus,
 	}

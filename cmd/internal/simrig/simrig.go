@@ -282,12 +282,30 @@ func (r *Rig) ZFM(command string) (string, error) {
 	return line, nil
 }
 
+var vpcdLine = regexp.MustCompile(`^vpcd: (\S+)`)
+
+// StartCard runs the simulated chip card behind vpcd (pcscd must be
+// running: see pcscdtest.Start). data is a data-set directory for a
+// personalized card, or "" for a blank one.
+func (r *Rig) StartCard(ctx context.Context, data string) (*Proc, error) {
+	args := []string{"card", "--stdin=false"}
+	if data != "" {
+		args = append(args, "--data", data)
+	} else {
+		args = append(args, "--blank")
+	}
+	p, _, err := r.Start(ctx, "fwsim-card", vpcdLine, filepath.Join(r.Bin, "fwsim"), args...)
+	return p, err
+}
+
 // Config describes the stationd configuration WriteConfig writes.
 type Config struct {
 	Keys    Keys
 	Uplink  bool   // upload to the rig's central
 	Face    bool   // require a portrait
 	Fingers []int  // finger order; nil: the default ten
+	Card    string // "read" or "personalize": adds the PC/SC reader and the card step
+	CSCA    string // CSCA certificate file for reading cards
 	Extra   string // appended TOML
 }
 
@@ -297,6 +315,9 @@ func (r *Rig) WriteConfig(c Config) (string, error) {
 	fmt.Fprintf(&b, "# written by simrig\n[station]\nid = %q\ndata_dir = %q\n\n", r.StationID, filepath.Join(r.Dir, "station-data"))
 	fmt.Fprintf(&b, "[registry]\nretry_min = \"100ms\"\nretry_max = \"500ms\"\n\n")
 	fmt.Fprintf(&b, "[session]\nface = %v\n", c.Face)
+	if c.Card != "" {
+		fmt.Fprintf(&b, "card = %q\n", c.Card)
+	}
 	if c.Fingers != nil {
 		fmt.Fprintf(&b, "finger_order = %s\n", strings.ReplaceAll(fmt.Sprint(c.Fingers), " ", ", "))
 	}
@@ -306,6 +327,10 @@ func (r *Rig) WriteConfig(c Config) (string, error) {
 	}
 	if r.ZFMPort != "" {
 		fmt.Fprintf(&b, "[[device]]\nid = \"finger-scanner\"\ndriver = \"zfm\"\nport = %q\n\n", r.ZFMPort)
+	}
+	if c.Card != "" {
+		fmt.Fprintf(&b, "[card]\ncsca_files = [%q]\n\n", c.CSCA)
+		fmt.Fprintf(&b, "[[device]]\nid = \"card-reader\"\ndriver = \"pcsc\"\n[device.options]\nreader = \"Virtual PCD 00 00\"\n\n")
 	}
 	b.WriteString(c.Extra)
 	r.ConfigPath = filepath.Join(r.Dir, "stationd.toml")
