@@ -304,15 +304,18 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 			}
 			fade := smoothstep(rc-0.12, rc, r) // lighter pressure near the edge
 			t := thr + 0.45*fade + 0.12*roughN.at(fx, fy) + 0.3*(speck.Float64()-0.5)
+			if wet > 0 {
+				// smudges: where the film of moisture is thick the valleys
+				// fill up and neighbouring ridges merge into dark patches
+				sm := smoothstep(smudgeZ-0.25, smudgeZ+0.25, smudgeN.at(fx, fy))
+				t -= 1.5 * sm
+				s = math.Max(s, -1+1.4*sm)
+			}
 			ink := smoothstep(t-0.25, t+0.25, s)
 			if dry > 0 {
 				b := smoothstep(breakZ-0.08, breakZ+0.08, breakN.at(fx, fy))
 				ink *= 0.12 + 0.88*b
 				ink *= 1 - 0.45*dry*smoothstep(-0.3, 0.6, grainN.at(fx, fy))
-			}
-			if wet > 0 {
-				sm := smoothstep(smudgeZ-0.1, smudgeZ+0.1, smudgeN.at(fx, fy))
-				ink = math.Max(ink, 0.85*sm)
 			}
 			d := dark * shade * (1 - 0.45*fade)
 			pix[y*W+x] = float32(paper - d*ink*cw)
