@@ -210,7 +210,7 @@ func Print(identity uint64, finger int, imp Impression) (*image.Gray, Label, err
 func clarity(imp Impression, period float64) (blur, noise, moist, press, dirt float64) {
 	// Gaussian MTF at the ridge frequency 1/T: exp(-2 pi^2 sigma^2 / T^2)
 	blur = math.Exp(-2 * math.Pi * math.Pi * imp.Blur * imp.Blur / (period * period))
-	// ridge amplitude left after blur: half the ~200-level ridge/valley swing
+	// ridge amplitude left after blur: about half the ~195-level ridge/valley swing
 	amp := 100 * blur
 	r := imp.Noise / math.Max(amp, 1e-9)
 	noise = 1 / (1 + 1.5*r*r)
@@ -260,7 +260,7 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 	// Ridge threshold on the ridge signal: higher = thinner ridges.
 	thr := 0.05 + 0.55*dry - 0.6*wet - 0.7*(p-0.5)
 	// Ink darkness in grey levels: light touch and dry skin print paler.
-	dark := 215 * (0.55 + 0.9*math.Min(p, 0.5)) * (1 - 0.25*dry)
+	dark := 195 * (0.55 + 0.9*math.Min(p, 0.5)) * (1 - 0.25*dry)
 	rc := math.Sqrt(imp.Contact)
 
 	var breakN, grainN, smudgeN *valueNoise

@@ -307,7 +307,7 @@ func newMaster(identity uint64, finger int) *master {
 	m.cx = masterW / 2
 	m.cy = masterH/2 - (m.bb-m.bt)/2
 	m.placeSingular(rng)
-	m.period = u(8.6, 10.2)
+	m.period = u(8.2, 9.8)
 	edge := newValueNoise(rng, masterW, masterH, 22)
 	shade := newValueNoise(rng, masterW, masterH, 60)
 	shade2 := newValueNoise(rng, masterW, masterH, 7)
