@@ -14,6 +14,7 @@ import (
 
 	"github.com/openenroll/stationd/devices"
 	"github.com/openenroll/stationd/devices/smartcard/emrtd"
+	"github.com/openenroll/stationd/devices/smartcard/lds"
 	"github.com/openenroll/stationd/station/bus"
 	"github.com/openenroll/stationd/station/config"
 	"github.com/openenroll/stationd/station/enroll"
@@ -78,7 +79,14 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 		}
 		cscas = append(cscas, certs...)
 	}
-	st.ctl = enroll.New(enroll.Options{CSCAs: cscas, Registry: reg, Sessions: st.sessions, Bus: st.bus, Outbox: ob,
+	var ds *lds.Signer
+	if cfg.Card.DSCert != "" {
+		if ds, err = enroll.LoadDocumentSigner(cfg.Card.DSCert, cfg.Card.DSKey); err != nil {
+			ob.Close()
+			return nil, fmt.Errorf("[card] ds_cert/ds_key: %w", err)
+		}
+	}
+	st.ctl = enroll.New(enroll.Options{CSCAs: cscas, DocumentSigner: ds, Registry: reg, Sessions: st.sessions, Bus: st.bus, Outbox: ob,
 		StationID: cfg.Station.ID, Policy: cfg.Session.Policy(), FingerTimeout: cfg.Session.FingerTimeout.Duration,
 		MinPacketRoom: 4 << 20, Logger: log.With("part", "enroll")})
 

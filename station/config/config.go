@@ -139,6 +139,10 @@ type Card struct {
 	// CSCAFiles hold the country signing CA certificates (PEM or DER) that
 	// document signers must chain to for passive authentication.
 	CSCAFiles []string `toml:"csca_files"`
+	// DSCert and DSKey are the document signer's certificate and PKCS#8
+	// key (mode 0600) that sign EF.SOD when this station personalizes cards.
+	DSCert string `toml:"ds_cert"`
+	DSKey  string `toml:"ds_key"`
 }
 
 // Device is one [[device]] entry.
@@ -450,6 +454,12 @@ func (c *Config) validate(pos positions) error {
 	}
 	if c.Uplink.Window < 1 || c.Uplink.Window > 64 {
 		return bad("use 1-64", "uplink", "window")
+	}
+	if (c.Card.DSCert == "") != (c.Card.DSKey == "") {
+		return bad("give both ds_cert and ds_key, or neither", "card", "ds_key")
+	}
+	if c.Session.Card == "personalize" && c.Card.DSCert == "" {
+		return bad("personalizing cards needs the document signer: set ds_cert and ds_key", "card", "ds_cert")
 	}
 	seen := map[string]bool{}
 	for i, d := range c.Devices {

@@ -22,6 +22,7 @@ import (
 	"github.com/openenroll/stationd/capture/finger"
 	"github.com/openenroll/stationd/devices"
 	"github.com/openenroll/stationd/devices/fingerprint"
+	"github.com/openenroll/stationd/devices/smartcard/lds"
 	"github.com/openenroll/stationd/station/api"
 	"github.com/openenroll/stationd/station/bus"
 	"github.com/openenroll/stationd/station/outbox"
@@ -45,8 +46,10 @@ type Options struct {
 	MinPacketRoom int64
 	// CSCAs are the country signing CA certificates chip cards are
 	// verified against (passive authentication).
-	CSCAs  []*x509.Certificate
-	Logger *slog.Logger
+	CSCAs []*x509.Certificate
+	// DocumentSigner signs EF.SOD when the station personalizes cards.
+	DocumentSigner *lds.Signer
+	Logger         *slog.Logger
 }
 
 // Controller runs captures for sessions.
@@ -177,18 +180,19 @@ func coded(err error) error {
 // Commands returns the websocket commands this controller answers.
 func (c *Controller) Commands() map[string]api.CommandFunc {
 	return map[string]api.CommandFunc{
-		"session.start":          c.cmdStart,
-		"session.get":            c.cmdGet,
-		"session.list":           c.cmdList,
-		"session.finger.capture": c.cmdCaptureFinger,
-		"session.finger.except":  c.cmdExcept,
-		"session.finger.clear":   c.cmdClear,
-		"session.review":         c.simple((*session.Manager).ToReview),
-		"session.back":           c.simple((*session.Manager).BackToCapture),
-		"session.finalize":       c.cmdFinalize,
-		"session.card":           c.cmdCard,
-		"session.abandon":        c.cmdAbandon,
-		"outbox.status":          c.cmdOutboxStatus,
+		"session.start":            c.cmdStart,
+		"session.get":              c.cmdGet,
+		"session.list":             c.cmdList,
+		"session.finger.capture":   c.cmdCaptureFinger,
+		"session.finger.except":    c.cmdExcept,
+		"session.finger.clear":     c.cmdClear,
+		"session.review":           c.simple((*session.Manager).ToReview),
+		"session.back":             c.simple((*session.Manager).BackToCapture),
+		"session.finalize":         c.cmdFinalize,
+		"session.card":             c.cmdCard,
+		"session.card.personalize": c.cmdPersonalize,
+		"session.abandon":          c.cmdAbandon,
+		"outbox.status":            c.cmdOutboxStatus,
 	}
 }
 
