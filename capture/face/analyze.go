@@ -29,6 +29,12 @@ type Options struct {
 	// OpenCVThreads for OpenCV's parallel loops (see SetOpenCVThreads);
 	// 0: one. Negative: leave OpenCV's setting alone.
 	OpenCVThreads int `toml:"opencv_threads"`
+	// TrackEvery turns on tracking for live video: when the last frame
+	// had exactly one face, the next frames look for it only near where
+	// it was, and every TrackEvery-th frame searches the whole frame again
+	// (so a second person is still noticed within that many frames).
+	// 0 or 1: search every whole frame, as for still images.
+	TrackEvery int `toml:"track_every"`
 }
 
 // Limits on input images: larger pictures are refused before decoding, so
@@ -50,7 +56,10 @@ type Analyzer struct {
 	face  gocv.Mat // face box scaled to sharpnessWidth
 	rot   gocv.Mat
 	rotG  gocv.Mat
-	buf   []float64
+	// Tracking state (Options.TrackEvery).
+	last      image.Rectangle
+	lastSize  image.Point
+	sinceFull int
 }
 
 // NewAnalyzer loads the detectors. Close it when done.
@@ -166,9 +175,25 @@ func (a *Analyzer) Analyze(bgr gocv.Mat) (Result, error) {
 	}
 	gocv.CvtColor(bgr, &a.gray, gocv.ColorBGRToGray)
 
-	faces, err := a.findFaces(bgr)
-	if err != nil {
-		return Result{}, err
+	var faces []Face
+	var err error
+	if a.opts.TrackEvery > 1 && !a.last.Empty() && a.lastSize == image.Pt(w, h) && a.sinceFull < a.opts.TrackEvery-1 {
+		if f, ok := a.detectNear(bgr, a.last); ok {
+			faces = []Face{f}
+			a.sinceFull++
+		}
+	}
+	if faces == nil {
+		if faces, err = a.findFaces(bgr); err != nil {
+			return Result{}, err
+		}
+		a.sinceFull = 0
+		// Tracking searches near the face of the last whole-frame search
+		// (not of the last tracked frame, whose coarser box would drift).
+		a.last, a.lastSize = image.Rectangle{}, image.Pt(w, h)
+		if len(faces) == 1 {
+			a.last = faces[0].Box
+		}
 	}
 	res.Faces = faces
 	var m *measures
@@ -183,6 +208,62 @@ func (a *Analyzer) Analyze(bgr gocv.Mat) (Result, error) {
 	}
 	res.finish(a.opts.Thresholds, m)
 	return res, nil
+}
+
+// trackFaceWidth is the width, in pixels, the tracked face is scaled to
+// for detection near its last position: big enough for the cascade's
+// 20-px window at any pyramid step, small enough to cost little.
+const trackFaceWidth = 80
+
+// detectNear looks for the face only around box, where it was in the last
+// frame. It succeeds when it finds exactly one face of about the same size.
+func (a *Analyzer) detectNear(bgr gocv.Mat, box image.Rectangle) (Face, bool) {
+	frame := image.Rect(0, 0, bgr.Cols(), bgr.Rows())
+	roi := box.Inset(-box.Dx() / 3).Intersect(frame)
+	if roi.Dx() < 24 || roi.Dy() < 24 {
+		return Face{}, false
+	}
+	scale := math.Min(float64(trackFaceWidth)/float64(box.Dx()), 2)
+	sz := image.Pt(max(1, int(float64(roi.Dx())*scale+0.5)), max(1, int(float64(roi.Dy())*scale+0.5)))
+	g := a.gray.Region(roi)
+	gocv.Resize(g, &a.sgray, sz, 0, 0, gocv.InterpolationArea)
+	g.Close()
+	if _, isCascade := a.det.(*CascadeDetector); !isCascade {
+		c := bgr.Region(roi)
+		gocv.Resize(c, &a.small, sz, 0, 0, gocv.InterpolationArea)
+		c.Close()
+	}
+	var faces []Face
+	var err error
+	if cd, ok := a.det.(*CascadeDetector); ok {
+		// Only sizes near the last one: 0.6-1.6 times.
+		faces, err = cd.DetectSized(a.sgray, max(20, trackFaceWidth*6/10), trackFaceWidth*16/10)
+	} else {
+		faces, err = a.det.Detect(a.small, a.sgray)
+	}
+	if err != nil {
+		return Face{}, false
+	}
+	var found []Face
+	for _, f := range faces {
+		mapPt := func(p PointF) PointF {
+			return PointF{float64(roi.Min.X) + p.X/scale, float64(roi.Min.Y) + p.Y/scale}
+		}
+		f.Box = image.Rect(roi.Min.X+int(float64(f.Box.Min.X)/scale), roi.Min.Y+int(float64(f.Box.Min.Y)/scale),
+			roi.Min.X+int(math.Ceil(float64(f.Box.Max.X)/scale)), roi.Min.Y+int(math.Ceil(float64(f.Box.Max.Y)/scale)))
+		if f.HasLandmarks {
+			f.Eyes[0], f.Eyes[1], f.Nose = mapPt(f.Eyes[0]), mapPt(f.Eyes[1]), mapPt(f.Nose)
+			f.Mouth[0], f.Mouth[1] = mapPt(f.Mouth[0]), mapPt(f.Mouth[1])
+		}
+		if r := float64(f.Box.Dx()) / float64(box.Dx()); r > 0.6 && r < 1.6 {
+			found = append(found, f)
+		}
+	}
+	if len(found) != 1 {
+		return Face{}, false
+	}
+	a.eyes.find(a.gray, &found[0])
+	return found[0], true
 }
 
 // rollSearch are the head tilts, in degrees, tried when no upright face

@@ -86,16 +86,22 @@ func NewCascadeDetector(path string) (*CascadeDetector, error) {
 
 // Detect implements Detector.
 func (d *CascadeDetector) Detect(_, gray gocv.Mat) ([]Face, error) {
-	if gray.Empty() {
-		return nil, errors.New("face: empty image")
-	}
-	gocv.EqualizeHist(gray, &d.eq)
 	// Faces smaller than a tenth of the frame are too far for a portrait
 	// anyway; not searching below that saves most of the cascade's work
 	// (the smallest scales have the most windows).
 	minSide := max(20, min(gray.Cols(), gray.Rows())/10)
+	return d.DetectSized(gray, minSide, 0)
+}
+
+// DetectSized finds faces between minSide and maxSide pixels wide
+// (maxSide 0: no limit).
+func (d *CascadeDetector) DetectSized(gray gocv.Mat, minSide, maxSide int) ([]Face, error) {
+	if gray.Empty() {
+		return nil, errors.New("face: empty image")
+	}
+	gocv.EqualizeHist(gray, &d.eq)
 	rects := d.cc.DetectMultiScaleWithParams(d.eq, cascadeScaleStep, d.minNeighbors, 0,
-		image.Pt(minSide, minSide), image.Point{})
+		image.Pt(minSide, minSide), image.Pt(maxSide, maxSide))
 	faces := make([]Face, 0, len(rects))
 	for _, r := range rects {
 		faces = append(faces, Face{Box: r, Score: 1})

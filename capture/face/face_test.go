@@ -378,8 +378,63 @@ func benchFrame(b testing.TB, w, h int) []byte {
 	return append([]byte(nil), buf.GetBytes()...)
 }
 
+// TestTracking: with tracking on, a still face gives the same verdict and
+// nearly the same box as a whole-frame search; two faces keep being found
+// as two (tracking only follows a lone face).
+func TestTracking(t *testing.T) {
+	full := newTestAnalyzer(t)
+	tr, err := NewAnalyzer(Options{TrackEvery: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	one := benchFrame(t, 640, 480)
+	ref, err := full.AnalyzeBytes(one)
+	if err != nil || len(ref.Faces) != 1 {
+		t.Fatalf("reference: %v %d faces", err, len(ref.Faces))
+	}
+	for i := 0; i < 6; i++ {
+		res, err := tr.AnalyzeBytes(one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Pass != ref.Pass || len(res.Faces) != 1 {
+			t.Fatalf("frame %d: pass %v faces %d, want %v 1", i, res.Pass, len(res.Faces), ref.Pass)
+		}
+		b, rb := res.Faces[0].Box, ref.Faces[0].Box
+		if d := b.Min.Sub(rb.Min); abs(d.X) > rb.Dx()/8 || abs(d.Y) > rb.Dy()/8 || abs(b.Dx()-rb.Dx()) > rb.Dx()/5 {
+			t.Errorf("frame %d: tracked box %v, whole-frame box %v", i, b, rb)
+		}
+	}
+	two, err := os.ReadFile(filepath.Join(testdataDir, "two_faces.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		res, err := tr.AnalyzeBytes(two)
+		if err != nil || len(res.Faces) != 2 || !res.HasReason("face.multiple") {
+			t.Fatalf("two faces, frame %d: %v, %d faces %v", i, err, len(res.Faces), res.Reasons)
+		}
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
 func benchmarkFaceFrame(b *testing.B, w, h int) {
-	a := newTestAnalyzer(b)
+	benchmarkFaceFrameOpts(b, w, h, Options{})
+}
+
+func benchmarkFaceFrameOpts(b *testing.B, w, h int, opts Options) {
+	a, err := NewAnalyzer(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
 	jpg := benchFrame(b, w, h)
 	res, err := a.AnalyzeBytes(jpg)
 	if err != nil || len(res.Faces) != 1 {
@@ -410,6 +465,18 @@ func BenchmarkFaceFrame_640x480(b *testing.B) { benchmarkFaceFrame(b, 640, 480) 
 
 // BenchmarkFaceFrame_1920x1080: JPEG decode + detection + all checks. Goal ≤ 20 ms.
 func BenchmarkFaceFrame_1920x1080(b *testing.B) { benchmarkFaceFrame(b, 1920, 1080) }
+
+// BenchmarkFaceFrame_640x480_Tracked: as live preview runs it, with
+// tracking (whole-frame search every 5th frame, near the last face
+// otherwise), on a still sitter.
+func BenchmarkFaceFrame_640x480_Tracked(b *testing.B) {
+	benchmarkFaceFrameOpts(b, 640, 480, Options{TrackEvery: 5})
+}
+
+// BenchmarkFaceFrame_1920x1080_Tracked: the same at 1080p.
+func BenchmarkFaceFrame_1920x1080_Tracked(b *testing.B) {
+	benchmarkFaceFrameOpts(b, 1920, 1080, Options{TrackEvery: 5})
+}
 
 func ExampleResult_Summary() {
 	r := Result{}
