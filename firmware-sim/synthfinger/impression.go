@@ -258,7 +258,12 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 	dry := math.Max(-imp.Moisture, 0)
 	p := imp.Pressure
 	// Ridge threshold on the ridge signal: higher = thinner ridges.
-	thr := 0.05 + 0.55*dry - 0.6*wet - 0.7*(p-0.5)
+	// Heavy pressure (hp 0..1 above normal) flattens the ridges against
+	// the platen: they widen and the valleys between them stop printing
+	// clean white.
+	hp := math.Max(p-0.5, 0) * 2
+	thr := 0.05 + 0.55*dry - 0.6*wet - 0.7*(p-0.5) - 0.3*hp
+	valleyInk := 0.35 * hp * hp
 	// Ink darkness in grey levels: light touch and dry skin print paler.
 	dark := 195 * (0.55 + 0.9*math.Min(p, 0.5)) * (1 - 0.25*dry)
 	rc := math.Sqrt(imp.Contact)
@@ -312,6 +317,7 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 				s = math.Max(s, -1+1.4*sm)
 			}
 			ink := smoothstep(t-0.25, t+0.25, s)
+			ink += (1 - ink) * valleyInk
 			if dry > 0 {
 				b := smoothstep(breakZ-0.08, breakZ+0.08, breakN.at(fx, fy))
 				ink *= 0.12 + 0.88*b
