@@ -1,6 +1,6 @@
 // Package synthfinger generates synthetic fingerprint images in the manner of
-// SFinGe (Cappelli, Maio, Maltoni: "Synthetic fingerprint-image generation",
-// ICPR 2000, and the SFinGe chapter of the Handbook of Fingerprint
+// SFinGe (Cappelli, Erol, Maio, Maltoni: "Synthetic fingerprint-image
+// generation", ICPR 2000, and the SFinGe chapter of the Handbook of Fingerprint
 // Recognition), written from the published descriptions. The simulators and
 // the committed tests use these images instead of real fingerprints.
 //
@@ -11,13 +11,19 @@
 // period field with a per-finger mean of 8.2-9.8 px at 500 ppi (about 0.45 mm,
 // the usual adult ridge spacing) varying smoothly by some 10 %, and a ridge pattern grown by
 // iterative space-variant Gabor filtering from a few random seeds, so ridge
-// endings and bifurcations arise by themselves. Masters are deterministic in
-// (identity, finger) and kept in a small LRU cache.
+// endings and bifurcations arise by themselves. Sweat pores and up to three
+// flexion creases are added to the master. Masters are deterministic in
+// (identity, finger) and kept in a small LRU cache (about 0.3-0.5 s to grow
+// one; an impression of a cached master takes tens of milliseconds).
 //
-// An Impression renders a master the way a sensor sees it: contact area,
-// pressure, dryness or wetness, blur, noise, rotation, off-centre placement,
-// platen dirt, and a small elastic skin distortion, at any size (416x560
-// by default, 256x288 for R30x modules), dark ridges on a light background.
+// An Impression renders a master the way a sensor sees it: contact area
+// (a nested shrink of the pad outline), pressure (light: pale, thin, broken
+// ridges; heavy: wide ridges and inked valleys), dryness (thin, broken,
+// grainy ridges) or wetness (thick ridges, merged smudges), blur on top of
+// the sensor optics' own 0.5 px, Gaussian noise, rotation, off-centre
+// placement, platen dirt (specks and latent smears), and a small elastic
+// skin distortion that differs per impression seed, at any size (416x560
+// by default, 256x288 for R30x modules): dark ridges on a light background.
 //
 // # Ground-truth quality label
 //
@@ -38,6 +44,8 @@
 //     Cd = 1 - 0.4 Dirt.
 //
 // Each factor is monotone in its own parameter, so the label falls whenever
-// any one degradation gets worse with the others fixed. Rotation alone does
+// any one degradation gets worse with the others fixed. The weights are
+// this package's own choice (no standard defines them), set so that the
+// calibration set's degradation levels span most of the 0..100 range. Rotation alone does
 // not lower the label except through the area it pushes out of the image.
 package synthfinger
