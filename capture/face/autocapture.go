@@ -20,6 +20,11 @@ type AutoCaptureOptions struct {
 	// MaxMotion is how far the eye midpoint may move during a run, in
 	// inter-eye distances. 0: 0.25.
 	MaxMotion float64 `toml:"max_motion"`
+	// MaxMisses is how many failing frames in a row a run survives (they
+	// are skipped, never kept): a detector's one-frame slip (an eye missed
+	// in sensor noise) then does not restart the wait, while a blink or a
+	// movement, which lasts several frames, still does. 0: none.
+	MaxMisses int `toml:"max_misses"`
 }
 
 // Captured is the frame AutoCapture kept. The caller closes Frame.
@@ -46,6 +51,7 @@ type AutoCapture struct {
 	best     Captured
 	haveBest bool
 	fired    bool
+	misses   int
 }
 
 // NewAutoCapture returns an AutoCapture; Close it to free the frame copy.
@@ -74,9 +80,13 @@ func (a *AutoCapture) Offer(seq uint64, t time.Duration, res Result, frame gocv.
 		return Captured{}, false
 	}
 	if !res.Pass || len(res.Faces) != 1 {
-		a.breakRun()
+		a.misses++
+		if !a.inRun || a.misses > a.o.MaxMisses {
+			a.breakRun()
+		}
 		return Captured{}, false
 	}
+	a.misses = 0
 	f := res.Faces[0]
 	mid := PointF{(f.Eyes[0].X + f.Eyes[1].X) / 2, (f.Eyes[0].Y + f.Eyes[1].Y) / 2}
 	ied := math.Max(1, math.Hypot(f.Eyes[1].X-f.Eyes[0].X, f.Eyes[1].Y-f.Eyes[0].Y))
@@ -105,7 +115,7 @@ func (a *AutoCapture) Offer(seq uint64, t time.Duration, res Result, frame gocv.
 }
 
 func (a *AutoCapture) breakRun() {
-	a.inRun = false
+	a.inRun, a.misses = false, 0
 	if a.haveBest {
 		a.best.Frame.Close()
 		a.best, a.haveBest = Captured{}, false

@@ -293,6 +293,37 @@ func TestAutoCapture(t *testing.T) {
 	if ac.Fired() {
 		t.Error("still fired after Reset")
 	}
+
+	// With one miss allowed, the single bad frame 7 does not restart the
+	// run that began at 5 (fires at 10); two bad frames in a row do.
+	ac2 := NewAutoCapture(AutoCaptureOptions{StableFor: 200 * time.Millisecond, MinFrames: 3, MaxMisses: 1})
+	defer ac2.Close()
+	for _, tc := range []struct {
+		seq  []bool
+		want int
+	}{
+		{seq, 10},
+		{[]bool{true, true, true, false, false, true, true, true, true, true, true, true}, 10},
+	} {
+		ac2.Reset()
+		fired = -1
+		for i, ok := range tc.seq {
+			r, m := rBad, bad
+			if ok {
+				r, m = rGood, good
+			}
+			if c, done := ac2.Offer(uint64(i), time.Duration(i)*frame, r, m); done && fired < 0 {
+				fired = i
+				if !c.Result.Pass {
+					t.Error("kept a failing frame")
+				}
+				c.Frame.Close()
+			}
+		}
+		if fired != tc.want {
+			t.Errorf("MaxMisses 1: fired at %d, want %d", fired, tc.want)
+		}
+	}
 }
 
 func TestBadInput(t *testing.T) {

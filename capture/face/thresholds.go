@@ -31,7 +31,10 @@ type Thresholds struct {
 	MaxRollDeg  float64 `toml:"max_roll_deg"`
 	MaxYawDeg   float64 `toml:"max_yaw_deg"`
 	MaxPitchDeg float64 `toml:"max_pitch_deg"`
-	// Eyes the eye detector must find (0 disables the check).
+	// Eyes-open heuristic: how many eyes the eye cascade (trained on open
+	// eyes) must find; 0 disables the check. One: a blink closes both,
+	// while spectacles or sensor noise hide one eye from the cascade now
+	// and then.
 	MinEyesFound int `toml:"min_eyes_found"`
 	// Largest share of dark pixels in the mouth region.
 	MaxMouthDark float64 `toml:"max_mouth_dark"`
@@ -80,7 +83,7 @@ func DefaultThresholds() Thresholds {
 		MaxRollDeg:                8,
 		MaxYawDeg:                 15,
 		MaxPitchDeg:               15,
-		MinEyesFound:              0,
+		MinEyesFound:              1,
 		MaxMouthDark:              0.25,
 		MinSharpness:              80,
 		MinLuminance:              0.42,
