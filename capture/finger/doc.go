@@ -24,10 +24,15 @@
 //     ridge breaks and bridges; the count and the count in a 200x200 region
 //     around the foreground's centre (as NFIQ 2's "COMMinRect200x200").
 //
-// The not-a-fingerprint gate (gate.go) needs a fingerprint-sized ridge pattern
-// over most of the foreground, orientations that change across the print and a
-// plausible minutiae density; noise, blanks, gradients, text, faces, fabrics,
-// stripes and rings fail one of these.
+// The not-a-fingerprint gate (gate.go) runs before any score and needs all
+// of: enough textured foreground; clear ridge blocks (one orientation, a
+// profile that classifies its own pixels, a dominant frequency at a finger's
+// scale) over a sixth of it; a smooth ridge flow (OFL); a fingerprint's
+// clarity and ridge spacing; orientations that turn; and ridges that end or
+// fork (minutiae density). Blank, uniform, gradient, noise, fabric, blobs,
+// text, faces and other photos, straight stripes and concentric rings each
+// fail at least one (gate_test.go). The very worst prints (NFIQ 2 about 0-6)
+// fail too and are refused rather than scored.
 //
 // The score is a logistic model over standardised features (model.go) whose
 // coefficients live in model_gen.go. That file is generated, in the open, by
@@ -37,7 +42,8 @@
 //
 //	go run ./cmd/fitquality -out capture/finger/model_gen.go
 //
-// (add -n 600 -seed 1 to change the training set size or seed). The agreement
+// (-n and -seed change the training set size and seed; -cache FILE keeps
+// the measured impressions so that model variants can be compared quickly). The agreement
 // with NFIQ 2 is checked, not fitted, by TestCalibrationNFIQ2 when the shared
 // calibration set is present.
 package finger

@@ -58,6 +58,12 @@ type work struct {
 	minu   []minutia
 	bucket []int32
 	keep   []bool
+	sizes  []int
+	edge   []bool
+	bfs    []blockFeat
+	ratios []float64
+	pers   []float64
+	grid   []int32
 }
 
 var workPool = sync.Pool{New: func() any { return new(work) }}

@@ -41,9 +41,10 @@ type Features struct {
 	RidgeRatio  float64 // median ridge width / valley width (about 1 for a good print)
 	RidgePeriod float64 // median ridge period in px
 
-	RidgeFraction     float64 // share of foreground blocks with a clear ridge pattern
-	PeriodSpread      float64 // interquartile range / median of the ridge periods of ridge-like blocks
-	OrientationSpread float64 // 1 - |mean of doubled ridge angles|: 0 for parallel stripes
+	RidgeFraction          float64 // share of foreground blocks with a clear ridge pattern
+	PeriodSpread           float64 // interquartile range / median of the ridge periods of ridge-like blocks
+	OCLTop, LCSTop, FDATop float64 // means over the best three quarters of the blocks (card text, smudges and the print's margin excluded)
+	OrientationSpread      float64 // 1 - |mean of doubled ridge angles|: 0 for parallel stripes
 
 	Minutiae        int     // minutiae kept after spurious removal
 	MinutiaeCentre  int     // of which inside 200x200 px at their centre of mass
@@ -219,7 +220,7 @@ func (w *work) measure(f *Features) {
 
 	// 32x32 feature blocks wholly in the foreground.
 	n32x, n32y := W/fblk, H/fblk
-	var bfs []blockFeat
+	bfs := w.bfs[:0]
 	var mmb float64
 	for by := 0; by < n32y; by++ {
 		for bx := 0; bx < n32x; bx++ {
@@ -248,6 +249,7 @@ func (w *work) measure(f *Features) {
 			bfs = append(bfs, bf)
 		}
 	}
+	w.bfs = bfs
 	if len(bfs) > 0 {
 		w.blockAggregates(f, bfs, n32x, n32y)
 		f.MeanBlockMean = mmb / float64(len(bfs))
@@ -284,9 +286,11 @@ func (w *work) blockAggregates(f *Features, bfs []blockFeat, n32x, n32y int) {
 	n := float64(len(bfs))
 	var ridge int
 	var sc, ss float64
-	ratios := make([]float64, 0, len(bfs))
-	periods := make([]float64, 0, len(bfs))
-	grid := make([]int32, n32x*n32y)
+	ratios := w.ratios[:0]
+	periods := w.pers[:0]
+	grid := growI32(w.grid, n32x*n32y)
+	w.grid = grid
+	defer func() { w.ratios, w.pers = ratios, periods }()
 	for i := range grid {
 		grid[i] = -1
 	}
@@ -307,6 +311,9 @@ func (w *work) blockAggregates(f *Features, bfs []blockFeat, n32x, n32y int) {
 		}
 	}
 	f.OCL /= n
+	f.OCLTop = topMean(bfs, func(b *blockFeat) float64 { return b.ocl })
+	f.LCSTop = topMean(bfs, func(b *blockFeat) float64 { return b.lcs })
+	f.FDATop = topMean(bfs, func(b *blockFeat) float64 { return b.fda })
 	f.Coherence /= n
 	f.LCS /= n
 	f.FDA /= n
@@ -366,6 +373,32 @@ func (w *work) blockAggregates(f *Features, bfs []blockFeat, n32x, n32y int) {
 	if nofl > 0 {
 		f.OFL = ofl / float64(nofl)
 	}
+}
+
+// topMean is the mean of the upper three quarters of a block feature.
+func topMean(bfs []blockFeat, get func(*blockFeat) float64) float64 {
+	var hist [101]int
+	var sum [101]float64
+	for i := range bfs {
+		v := get(&bfs[i])
+		k := min(max(int(v*100), 0), 100)
+		hist[k]++
+		sum[k] += v
+	}
+	keep := len(bfs) - len(bfs)/4
+	var s float64
+	n := 0
+	for k := 100; k >= 0 && n < keep; k-- {
+		take := min(hist[k], keep-n)
+		if hist[k] > 0 {
+			s += sum[k] * float64(take) / float64(hist[k])
+		}
+		n += take
+	}
+	if n == 0 {
+		return 0
+	}
+	return s / float64(n)
 }
 
 func median(v []float64) float64 {

@@ -102,7 +102,7 @@ func (w *work) segment() {
 	}
 	// Components, 4-connected.
 	w.lab = growI32(w.lab, n)
-	var sizes []int
+	sizes := w.sizes[:0]
 	nl := int32(0)
 	for i := range n {
 		if !w.fg[i] || w.lab[i] != 0 {
@@ -131,7 +131,9 @@ func (w *work) segment() {
 		nl++
 		w.flood(i, nl, false)
 	}
-	edge := make(map[int32]bool)
+	w.sizes = sizes
+	edge := growBool(w.edge, int(nl)+1)
+	w.edge = edge
 	for bx := 0; bx < w.nbx; bx++ {
 		edge[w.lab[bx]] = true
 		edge[w.lab[(w.nby-1)*w.nbx+bx]] = true

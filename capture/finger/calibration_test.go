@@ -1,0 +1,148 @@
+package finger
+
+import (
+	"encoding/csv"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+)
+
+// calibrationDir is the shared NFIQ 2 calibration set (not committed: it
+// holds third-party images). See its README.md.
+const calibrationDir = "../../../shared/testdata/fingerprints"
+
+// TestCalibrationNFIQ2 reports the Spearman rank correlation between this
+// package's score and NFIQ 2 on the shared calibration set, and checks that
+// every negative in it is rejected. The set is never used for fitting
+// (cmd/fitquality fits on synthfinger prints only).
+func TestCalibrationNFIQ2(t *testing.T) {
+	f, err := os.Open(filepath.Join(calibrationDir, "calibration.csv"))
+	if err != nil {
+		t.Skipf("calibration set absent (%v): the shared NFIQ 2 calibration images are not part of the repository", err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("calibration.csv: %v", err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, h := range []string{"file", "nfiq2", "source"} {
+		if _, ok := col[h]; !ok {
+			t.Fatalf("calibration.csv has no %q column", h)
+		}
+	}
+	var ours, ref []float64
+	negatives, refusedByNFIQ2, rejectedPrints := 0, 0, 0
+	for i, r := range rows[1:] {
+		name := r[col["file"]]
+		// Under -race only every fourth print is scored (the negatives
+		// always are); the correlation is then only logged.
+		if raceEnabled && i%4 != 0 && r[col["source"]] != "neg" {
+			continue
+		}
+		img, err := loadGray(filepath.Join(calibrationDir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		res, err := Assess(img, StandardPPI)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if r[col["source"]] == "neg" {
+			negatives++
+			if res.Fingerprint {
+				t.Errorf("negative %s accepted as a fingerprint, score %d", name, res.Score)
+			}
+			continue
+		}
+		if !res.Fingerprint {
+			rejectedPrints++
+			t.Logf("print %s (NFIQ 2 %q) rejected: %s", name, r[col["nfiq2"]], res.Rejection)
+		}
+		if r[col["nfiq2"]] == "" {
+			refusedByNFIQ2++
+			continue
+		}
+		q, err := strconv.ParseFloat(r[col["nfiq2"]], 64)
+		if err != nil {
+			t.Errorf("%s: nfiq2 %q: %v", name, r[col["nfiq2"]], err)
+			continue
+		}
+		ours = append(ours, float64(res.Score))
+		ref = append(ref, q)
+	}
+	if negatives == 0 {
+		t.Error("no negatives in the calibration set")
+	}
+	rho := spearman(ours, ref)
+	t.Logf("NFIQ 2 calibration set: %d scored prints, Spearman rank correlation %.3f (goal >= 0.85); "+
+		"%d negatives all checked; %d prints NFIQ 2 refused; %d prints our gate rejected (scored 0)",
+		len(ours), rho, negatives, refusedByNFIQ2, rejectedPrints)
+	// A floor, not the goal: the score must clearly follow NFIQ 2.
+	if !raceEnabled && rho < 0.5 {
+		t.Errorf("Spearman %.3f with NFIQ 2: the score no longer tracks NFIQ 2", rho)
+	}
+}
+
+// spearman is the Pearson correlation of ranks (ties share their mean rank).
+func spearman(a, b []float64) float64 {
+	ra, rb := ranks(a), ranks(b)
+	var ma, mb float64
+	for i := range ra {
+		ma += ra[i]
+		mb += rb[i]
+	}
+	ma /= float64(len(ra))
+	mb /= float64(len(rb))
+	var sab, saa, sbb float64
+	for i := range ra {
+		sab += (ra[i] - ma) * (rb[i] - mb)
+		saa += (ra[i] - ma) * (ra[i] - ma)
+		sbb += (rb[i] - mb) * (rb[i] - mb)
+	}
+	if saa == 0 || sbb == 0 {
+		return 0
+	}
+	return sab / math.Sqrt(saa*sbb)
+}
+
+func ranks(v []float64) []float64 {
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return v[idx[i]] < v[idx[j]] })
+	r := make([]float64, len(v))
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && v[idx[j+1]] == v[idx[i]] {
+			j++
+		}
+		for k := i; k <= j; k++ {
+			r[idx[k]] = float64(i+j)/2 + 1
+		}
+		i = j + 1
+	}
+	return r
+}
+
+func TestSpearman(t *testing.T) {
+	if r := spearman([]float64{1, 2, 3, 4}, []float64{10, 20, 30, 40}); math.Abs(r-1) > 1e-12 {
+		t.Errorf("monotone: %v", r)
+	}
+	if r := spearman([]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}); math.Abs(r+1) > 1e-12 {
+		t.Errorf("reversed: %v", r)
+	}
+	// Ties: ranks 1.5, 1.5, 3 against 1, 2, 3 -> 0.866.
+	if r := spearman([]float64{5, 5, 9}, []float64{1, 2, 3}); math.Abs(r-math.Sqrt(3)/2) > 1e-9 {
+		t.Errorf("ties: %v", r)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package finger
+
+const raceEnabled = false
