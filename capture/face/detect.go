@@ -184,7 +184,7 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 			break
 		}
 		// Eyes are 15-30 px in the 120 px band: no need to search further.
-		rects := cc.DetectMultiScaleWithParams(e.scratch, 1.1, 3, 0, image.Pt(14, 14), image.Pt(eyeBandWidth/3, eyeBandWidth/3))
+		rects := cc.DetectMultiScaleWithParams(e.scratch, 1.1, 2, 0, image.Pt(14, 14), image.Pt(eyeBandWidth/3, eyeBandWidth/3))
 		for _, r := range rects {
 			c := darkCentre(e.scratch, r)
 			p := PointF{

@@ -2,6 +2,7 @@ package camera_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"testing"
@@ -23,6 +24,7 @@ func BenchmarkCameraToConsumerFPS(b *testing.B) {
 	url, _ := startSimProcess(b, "noise 2\nhold 1h", 120, 640, 480)
 	o := camera.DefaultOptions()
 	o.Source = url
+	o.Logger = slog.New(slog.DiscardHandler) // keep the benchmark row readable
 	cam, err := camera.Open(context.Background(), "bench", o, nil)
 	if err != nil {
 		b.Fatal(err)
