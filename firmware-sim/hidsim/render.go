@@ -242,10 +242,16 @@ func RenderSlap(spec SlapSpec) (*image.Gray, SlapTruth, error) {
 
 	canvas := image.NewGray(image.Rect(0, 0, SlapWidth, SlapHeight))
 	// platen background: light, with faint sensor noise (cheap LCG)
+	// a noise tile copied row by row at shifting offsets
 	seed := uint32(spec.Seed*2654435761 + spec.Identity)
-	for i := range canvas.Pix {
+	tile := make([]uint8, 2*SlapWidth)
+	for i := range tile {
 		seed = seed*1664525 + 1013904223
-		canvas.Pix[i] = uint8(230 + (seed>>28)&3)
+		tile[i] = uint8(230 + (seed>>28)&3)
+	}
+	for y := range SlapHeight {
+		off := (y * 397) % SlapWidth
+		copy(canvas.Pix[y*canvas.Stride:y*canvas.Stride+SlapWidth], tile[off:off+SlapWidth])
 	}
 	for i, f := range fingers {
 		bit := fingerBit(f.pos)
@@ -277,8 +283,31 @@ func stamp(dst, tip *image.Gray, c image.Point, angle float64) image.Rectangle {
 	box := image.Rectangle{}
 	first := true
 	for y := area.Min.Y; y < area.Max.Y; y++ {
-		for x := area.Min.X; x < area.Max.X; x++ {
-			dx, dy := float64(x-c.X), float64(y-c.Y)
+		dy := float64(y - c.Y)
+		// the x range whose inverse lands inside the tip: sx and sy are
+		// linear in dx, so each bounds dx to an interval
+		lo, hi := float64(area.Min.X-c.X), float64(area.Max.X-1-c.X)
+		clip := func(slope, base, limit float64) {
+			// base + slope*dx in [0, limit)
+			if math.Abs(slope) < 1e-12 {
+				if base < 0 || base >= limit {
+					lo, hi = 1, 0
+				}
+				return
+			}
+			a, b := (0-base)/slope, (limit-base)/slope
+			if a > b {
+				a, b = b, a
+			}
+			lo, hi = math.Max(lo, a), math.Min(hi, b)
+		}
+		clip(ca, dy*sa+float64(tw)/2, float64(tw-1))
+		clip(-sa, dy*ca+float64(th)/2, float64(th-1))
+		for x := c.X + int(math.Floor(lo)); x <= c.X+int(math.Ceil(hi)); x++ {
+			if x < area.Min.X || x >= area.Max.X {
+				continue
+			}
+			dx := float64(x - c.X)
 			// inverse of a clockwise turn (y down)
 			sx := dx*ca + dy*sa + float64(tw)/2
 			sy := -dx*sa + dy*ca + float64(th)/2
