@@ -14,9 +14,9 @@ import (
 
 	"github.com/openenroll/stationd/devices"
 	"github.com/openenroll/stationd/devices/fingerprint/zfm"
+	zfmsim "github.com/openenroll/stationd/firmware-sim/zfm"
 	"github.com/openenroll/stationd/station/api"
 	"github.com/openenroll/stationd/station/bus"
-	zfmsim "github.com/openenroll/stationd/firmware-sim/zfm"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
