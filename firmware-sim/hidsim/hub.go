@@ -120,6 +120,8 @@ func (c *Conn) Write(r []byte, flush bool) error {
 	return nil
 }
 
+func newWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 4096) }
+
 // Flush sends the queued reports.
 func (c *Conn) Flush() error {
 	c.wmu.Lock()
@@ -205,7 +207,7 @@ func (h *Hub) Plug(name string, d Device) error {
 				if _, err := nc.Write(desc); err != nil {
 					return
 				}
-				c := &Conn{nc: nc, size: size, bw: bufio.NewWriterSize(nc, 64*size)}
+				c := &Conn{nc: nc, size: size, bw: newWriter(nc)}
 				// a hang-up or unplug ends Serve: closing nc fails its reads
 				stop := context.AfterFunc(ctx, func() { nc.Close() })
 				defer stop()
