@@ -45,8 +45,14 @@ func (t *cam) selftest(ctx context.Context, p *progress) []Check {
 		at  time.Time
 	}
 	got, w, h := 0, 0, 0
-	for got < n {
+	for i := 0; got < n; i++ {
 		f, err := sub.Next(ctx)
+		if err == nil && i < settleFrames {
+			// Frames buffered while the stream was opened come in a
+			// burst: not the camera's pace.
+			f.Release()
+			continue
+		}
 		if err != nil {
 			p.next("frame size: skipped")
 			return []Check{{Name: "frame-rate", Result: Fail,
@@ -97,8 +103,9 @@ func (t *cam) selftest(ctx context.Context, p *progress) []Check {
 	return []Check{fr, sz}
 }
 
-// settleFrames are skipped before measuring, so that a camera's automatic
-// exposure has reacted to the scene.
+// settleFrames are skipped before measuring: a camera's automatic exposure
+// needs a moment to react to the scene, and a stream's first frames may
+// come in a burst from its buffers.
 const settleFrames = 5
 
 func (t *cam) calibrate(ctx context.Context, p *progress) []Check {

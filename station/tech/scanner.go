@@ -194,15 +194,15 @@ const (
 	// the sixteen grey steps between ridge and valley.
 	backgroundPass = 160
 	backgroundWarn = 120
-	// uniformityWarn: the dimmest clean block below this fraction of the
-	// background means uneven lighting (a weak LED, fogged optics).
+	// uniformityWarn: a zone of the platen imaging below this fraction of
+	// the background means uneven lighting (a weak LED, fogged optics).
 	uniformityWarn = 0.7
 )
 
 // platenMeasures describes an image of the empty glass.
 type platenMeasures struct {
 	Background float64 // grey level of the clear glass (90th percentile of block means)
-	Uniformity float64 // dimmest clean block's mean / Background
+	Uniformity float64 // dimmest zone's typical level / Background
 	Soiled     float64 // fraction of blocks dark or textured
 	Textured   float64 // fraction of blocks textured
 	FingerLike bool
@@ -218,13 +218,25 @@ func (m platenMeasures) values() map[string]any {
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
+// platenZones splits the platen into zones × zones regions. Dirt is judged
+// against its own zone's typical level, so that light falling off towards
+// an edge (judged by uniformity) is not taken for dirt, and a smudge is not
+// taken for uneven light.
+const platenZones = 3
+
 // analyzePlaten measures an image of the (supposedly) empty platen.
 func analyzePlaten(img *image.Gray) platenMeasures {
 	b := img.Bounds()
-	type blk struct{ mean, sd float64 }
-	var blocks []blk
-	for y := b.Min.Y; y+platenBlock <= b.Max.Y; y += platenBlock {
-		for x := b.Min.X; x+platenBlock <= b.Max.X; x += platenBlock {
+	nbx, nby := b.Dx()/platenBlock, b.Dy()/platenBlock
+	type blk struct {
+		mean, sd float64
+		zone     int
+	}
+	blocks := make([]blk, 0, nbx*nby)
+	zoneMeans := make([][]float64, platenZones*platenZones)
+	for by := range nby {
+		for bx := range nbx {
+			x, y := b.Min.X+bx*platenBlock, b.Min.Y+by*platenBlock
 			var sum, sq float64
 			for yy := y; yy < y+platenBlock; yy++ {
 				row := img.Pix[img.PixOffset(x, yy):]
@@ -236,7 +248,9 @@ func analyzePlaten(img *image.Gray) platenMeasures {
 			}
 			n := float64(platenBlock * platenBlock)
 			mean := sum / n
-			blocks = append(blocks, blk{mean, math.Sqrt(max(0, sq/n-mean*mean))})
+			z := (by*platenZones/nby)*platenZones + bx*platenZones/nbx
+			blocks = append(blocks, blk{mean, math.Sqrt(max(0, sq/n-mean*mean)), z})
+			zoneMeans[z] = append(zoneMeans[z], mean)
 		}
 	}
 	m := platenMeasures{Blocks: len(blocks)}
@@ -249,18 +263,26 @@ func analyzePlaten(img *image.Gray) platenMeasures {
 	}
 	sort.Float64s(means)
 	m.Background = means[len(means)*9/10]
-	soiled, textured := 0, 0
+	// Each zone's typical level: its median block.
+	zoneLevel := make([]float64, len(zoneMeans))
 	dimmest := m.Background
+	for z, ms := range zoneMeans {
+		if len(ms) == 0 {
+			continue
+		}
+		sort.Float64s(ms)
+		zoneLevel[z] = ms[len(ms)/2]
+		dimmest = min(dimmest, zoneLevel[z])
+	}
+	soiled, textured := 0, 0
 	for _, bl := range blocks {
 		t := bl.sd > soiledTexture
 		if t {
 			textured++
 		}
-		if t || bl.mean < (1-soiledDrop)*m.Background {
+		if t || bl.mean < (1-soiledDrop)*zoneLevel[bl.zone] {
 			soiled++
-			continue
 		}
-		dimmest = min(dimmest, bl.mean)
 	}
 	m.Soiled = float64(soiled) / float64(len(blocks))
 	m.Textured = float64(textured) / float64(len(blocks))

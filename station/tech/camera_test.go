@@ -1,0 +1,166 @@
+package tech
+
+import (
+	"image"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openenroll/stationd/devices"
+	"github.com/openenroll/stationd/devices/camera"
+	camsim "github.com/openenroll/stationd/firmware-sim/camera"
+)
+
+// TestCameraSelftestAndCalibration runs both on the simulated camera's
+// MJPEG stream, through the registry and the OpenCV driver. The frame rate
+// achieved depends on the machine, so only its measurement is checked.
+func TestCameraSelftestAndCalibration(t *testing.T) {
+	p, err := camsim.LoadPerson("../../testdata/faces/grace_hopper_512x512.jpg", camsim.DefaultEyes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := camsim.ParseScript(strings.NewReader("sit 0.2s\nhold 60s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := camsim.Start(camsim.Config{Width: 320, Height: 240, FPS: 20, Person: p, Script: steps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	reg := devices.NewRegistry(devices.Options{RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	defer reg.Close()
+	sub := reg.Subscribe(0)
+	defer sub.Close()
+	o := camera.DefaultOptions()
+	if err := reg.Open(devices.Config{ID: "cam", Driver: camera.DriverName, Port: srv.URL(), Options: &o}); err != nil {
+		t.Fatal(err)
+	}
+	waitAdded(t, sub, "cam")
+	svc, err := New(Options{Registry: reg, Dir: t.TempDir(), CameraFrames: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	rep, err := svc.Selftest(ctx, "cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := check(t, rep, "frame-rate")
+	if fr.Result == Fail && fr.Values == nil || fr.Values["frames"] != 10 || fr.Values["fps"].(float64) <= 0 {
+		t.Fatalf("frame rate: %+v", fr)
+	}
+	if sz := check(t, rep, "frame-size"); sz.Result != Pass || sz.Values["width"] != 320 || sz.Values["height"] != 240 {
+		t.Errorf("frame size: %+v", sz)
+	}
+	t.Logf("frame rate %v fps (target %v): %s", fr.Values["fps"], fr.Values["target_fps"], fr.Result)
+
+	rep, err = svc.Calibrate(ctx, "cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, wb := check(t, rep, "exposure"), check(t, rep, "white-balance")
+	// The simulator shows a photograph in a plain booth: exposed and
+	// neutral enough (it is a black-and-white portrait).
+	if ex.Result == Fail || wb.Result != Pass || check(t, rep, "adjustment").Result != Skipped {
+		t.Fatalf("calibration: %+v", rep.Checks)
+	}
+	if st, _ := svc.Calibration("cam"); st == CalNeeded || st == CalNotApplicable {
+		t.Fatalf("camera calibration state %s", st)
+	}
+}
+
+// bgr is a synthetic camera image: a gray level per channel plus a
+// pattern whose sharpness is set by blur (0 sharp checkerboard).
+func bgr(w, h int, b, g, r float64, texture float64) []byte {
+	pix := make([]byte, w*h*3)
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			v := 0.0
+			if texture > 0 && (x/2+y/2)%2 == 0 {
+				v = texture
+			}
+			n := float64(rnd.IntN(3))
+			for c, base := range []float64{b, g, r} {
+				pix[(y*w+x)*3+c] = uint8(min(255, max(0, base+v+n)))
+			}
+		}
+	}
+	return pix
+}
+
+func TestMeasureBGR(t *testing.T) {
+	const w, h = 160, 120
+	for _, tc := range []struct {
+		name                string
+		pix                 []byte
+		exposure, wb, focus string
+		adviceHas           string
+	}{
+		{"good", bgr(w, h, 110, 110, 110, 40), Pass, Pass, Pass, ""},
+		{"dark", bgr(w, h, 30, 30, 30, 20), Fail, Pass, Pass, "add light"},
+		{"burnt", bgr(w, h, 250, 250, 250, 0), Fail, Fail, Fail, "reduce the light"},
+		{"warm", bgr(w, h, 80, 110, 150, 40), Pass, Fail, Pass, ""},
+		{"flat", bgr(w, h, 120, 120, 120, 0), Pass, Pass, Fail, ""},
+	} {
+		m := measureBGR(tc.pix, w, h, 3*w)
+		ex, wb, fo := m.exposure(), m.whiteBalance(), m.focus()
+		if ex.Result != tc.exposure || wb.Result != tc.wb || fo.Result != tc.focus {
+			t.Errorf("%s: exposure %s (%s), white balance %s (%s), focus %s (%s)", tc.name,
+				ex.Result, ex.Message, wb.Result, wb.Message, fo.Result, fo.Message)
+		}
+		if tc.adviceHas != "" && !strings.Contains(ex.Advice, tc.adviceHas) {
+			t.Errorf("%s: exposure advice %q", tc.name, ex.Advice)
+		}
+	}
+	if m := measureBGR(make([]byte, 10), w, h, 3*w); m.Luma != 0 {
+		t.Errorf("short buffer measured: %+v", m)
+	}
+	if m := measureBGR(bgr(w, h, 80, 110, 150, 40), w, h, 3*w); !strings.Contains(m.whiteBalance().Message, "reddish") {
+		t.Errorf("warm cast named %q", m.whiteBalance().Message)
+	}
+}
+
+func TestAnalyzePlaten(t *testing.T) {
+	clean := analyzePlaten(glass(256, 288, 230, nil))
+	if clean.Soiled != 0 || clean.FingerLike || clean.cleanliness().Result != Pass || clean.contrast().Result != Pass {
+		t.Errorf("clean glass: %+v", clean)
+	}
+	// One 48×48 smudge is 9 of 288 blocks (3 %): a warning.
+	speck := analyzePlaten(glass(256, 288, 230, []image.Rectangle{image.Rect(32, 32, 80, 80)}))
+	if c := speck.cleanliness(); c.Result != Warn {
+		t.Errorf("small smudge: %+v", c)
+	}
+	uneven := glass(256, 288, 230, nil)
+	for y := 0; y < 288; y++ {
+		for x := 0; x < 96; x++ {
+			uneven.Pix[y*uneven.Stride+x] = 150 // the left third dim: light falling off
+		}
+	}
+	um := analyzePlaten(uneven)
+	if c := um.contrast(); c.Result != Warn || !strings.Contains(c.Message, "uneven") || um.cleanliness().Result != Pass {
+		t.Errorf("dim third: %+v %+v", c, um.cleanliness())
+	}
+	if m := analyzePlaten(image.NewGray(image.Rect(0, 0, 8, 8))); m.Blocks != 0 || m.contrast().Result != Fail {
+		t.Errorf("tiny image: %+v", m)
+	}
+}
+
+func BenchmarkAnalyzePlaten(b *testing.B) {
+	img := glass(256, 288, 230, []image.Rectangle{image.Rect(32, 32, 80, 80)})
+	b.SetBytes(int64(len(img.Pix)))
+	for b.Loop() {
+		analyzePlaten(img)
+	}
+}
+
+func BenchmarkMeasureCameraFrame1080p(b *testing.B) {
+	const w, h = 1920, 1080
+	pix := bgr(w, h, 110, 110, 110, 40)
+	b.SetBytes(int64(len(pix)))
+	for b.Loop() {
+		measureBGR(pix, w, h, 3*w)
+	}
+}
