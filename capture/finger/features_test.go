@@ -16,6 +16,7 @@ func measureImage(t testing.TB, img *image.Gray, ppi int) (*work, Features) {
 	w.smooth()
 	w.blockStats()
 	w.segment()
+	w.gradients()
 	var f Features
 	w.measure(&f)
 	return w, f

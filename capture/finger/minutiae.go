@@ -115,7 +115,19 @@ func (w *work) binarise(x0, y0, x1, y1 int) {
 				ra, rb := w.integ[ya*stride:], w.integ[yb*stride:]
 				row := w.osm[y*W:]
 				out := w.skel[y*W:]
-				for x := max(bx*blk, 1); x < min(bx*blk+blk, W-1); x++ {
+				xs, xe := max(bx*blk, 1), min(bx*blk+blk, W-1)
+				if xs-binWin >= 0 && xe+binWin <= W && yb-ya == 2*binWin+1 {
+					// Window wholly inside the image: constant area.
+					const area = (2*binWin + 1) * (2*binWin + 1)
+					for x := xs; x < xe; x++ {
+						xa, xb := x-binWin, x+binWin+1
+						if int32(row[x])*area < rb[xb]-ra[xb]-rb[xa]+ra[xa] {
+							out[x] = 1
+						}
+					}
+					continue
+				}
+				for x := xs; x < xe; x++ {
 					xa, xb := max(x-binWin, 0), min(x+binWin+1, W)
 					sum := rb[xb] - ra[xb] - rb[xa] + ra[xa]
 					area := int32((yb - ya) * (xb - xa))
@@ -151,7 +163,12 @@ func (w *work) thin(x0, y0, x1, y1 int) {
 			del = del[:0]
 			tab := &zsDel[sub]
 			for _, i := range cand {
-				if s[i] != 0 && tab[nbCode(s, int(i), W)] {
+				// A pixel whose four 4-neighbours are set fails both
+				// sub-iterations' conditions: skip the table look-up.
+				if s[i] == 0 || s[i-1]&s[i+1]&s[int(i)-W]&s[int(i)+W] != 0 {
+					continue
+				}
+				if tab[nbCode(s, int(i), W)] {
 					del = append(del, i)
 				}
 			}
@@ -181,12 +198,14 @@ func (w *work) thin(x0, y0, x1, y1 int) {
 func (w *work) extract(x0, y0, x1, y1 int) int {
 	W, H := w.w, w.h
 	w.minu = w.minu[:0]
-	for y := max(y0, 1); y < min(y1, H-1); y++ {
-		for x := max(x0, 1); x < min(x1, W-1); x++ {
-			i := y*W + x
-			if w.skel[i] == 0 {
-				continue
-			}
+	// After thin, w.cand lists exactly the skeleton pixels, in raster order.
+	for _, ci := range w.cand {
+		i := int(ci)
+		x, y := i%W, i/W
+		if x < x0 || x >= x1 || y < y0 || y >= y1 || y < 1 || y >= H-1 || x < 1 || x >= W-1 {
+			continue
+		}
+		{
 			cn := cnLUT[nbCode(w.skel, i, W)]
 			if (cn == 1 || cn >= 3) && w.fgInner(x, y) {
 				k := uint8(Ending)

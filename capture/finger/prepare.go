@@ -194,7 +194,11 @@ func (w *work) smooth() {
 	for y := 0; y < H; y++ {
 		row := w.raw[y*W : (y+1)*W]
 		out := t[y*W : (y+1)*W]
-		for x := 0; x < W; x++ {
+		// Interior: no clamping.
+		for x := 2; x < W-2; x++ {
+			out[x] = uint16(row[x-2]) + 4*uint16(row[x-1]) + 6*uint16(row[x]) + 4*uint16(row[x+1]) + uint16(row[x+2])
+		}
+		for _, x := range [4]int{0, 1, W - 2, W - 1} {
 			xm2, xm1, xp1, xp2 := x-2, x-1, x+1, x+2
 			if xm2 < 0 {
 				xm2 = 0

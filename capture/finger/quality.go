@@ -115,6 +115,7 @@ func Assess(img *image.Gray, ppi int) (Result, error) {
 	w.smooth()
 	w.blockStats()
 	w.segment()
+	w.gradients()
 	var f Features
 	w.measure(&f)
 	var res Result

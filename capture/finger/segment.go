@@ -18,9 +18,8 @@ const (
 	segMeanMax = 248.0
 )
 
-// blockStats computes per 16-block mean and standard deviation of raw, the
-// standard deviation of sm, and the sums of the gradient structure tensor of
-// sm (Sobel), in one pass over the image.
+// blockStats computes per 16-block mean and standard deviation of raw and
+// the standard deviation of sm, in one pass over the image.
 func (w *work) blockStats() {
 	W, H := w.w, w.h
 	w.nbx = (W + blk - 1) / blk
@@ -29,40 +28,24 @@ func (w *work) blockStats() {
 	w.bMean = growF32(w.bMean, n)
 	w.bStd = growF32(w.bStd, n)
 	w.bStdS = growF32(w.bStdS, n)
-	w.gxx = growF32(w.gxx, n)
-	w.gyy = growF32(w.gyy, n)
-	w.gxy = growF32(w.gxy, n)
 	for by := 0; by < w.nby; by++ {
 		y0, y1 := by*blk, min(by*blk+blk, H)
 		for bx := 0; bx < w.nbx; bx++ {
 			x0, x1 := bx*blk, min(bx*blk+blk, W)
 			var s, ss, s2, ss2 int64
-			var xx, yy, xy int64
 			for y := y0; y < y1; y++ {
-				row := w.raw[y*W:]
-				srow := w.sm[y*W:]
-				for x := x0; x < x1; x++ {
-					v := int64(row[x])
-					s += v
-					ss += v * v
-					u := int64(srow[x])
-					s2 += u
-					ss2 += u * u
+				row := w.raw[y*W+x0 : y*W+x1]
+				srow := w.sm[y*W+x0 : y*W+x1]
+				// One row of a block: 16 * 255² fits an int32.
+				var rs, rss, rs2, rss2 int32
+				for x, v := range row {
+					a, u := int32(v), int32(srow[x])
+					rs += a
+					rss += a * a
+					rs2 += u
+					rss2 += u * u
 				}
-				if y == 0 || y == H-1 {
-					continue
-				}
-				up := w.sm[(y-1)*W:]
-				dn := w.sm[(y+1)*W:]
-				for x := max(x0, 1); x < min(x1, W-1); x++ {
-					gx := int32(up[x+1]) + 2*int32(srow[x+1]) + int32(dn[x+1]) -
-						int32(up[x-1]) - 2*int32(srow[x-1]) - int32(dn[x-1])
-					gy := int32(dn[x-1]) + 2*int32(dn[x]) + int32(dn[x+1]) -
-						int32(up[x-1]) - 2*int32(up[x]) - int32(up[x+1])
-					xx += int64(gx * gx)
-					yy += int64(gy * gy)
-					xy += int64(gx * gy)
-				}
+				s, ss, s2, ss2 = s+int64(rs), ss+int64(rss), s2+int64(rs2), ss2+int64(rss2)
 			}
 			cnt := float64((x1 - x0) * (y1 - y0))
 			i := by*w.nbx + bx
@@ -71,6 +54,54 @@ func (w *work) blockStats() {
 			w.bStd[i] = float32(math.Sqrt(max(float64(ss)/cnt-m*m, 0)))
 			m2 := float64(s2) / cnt
 			w.bStdS[i] = float32(math.Sqrt(max(float64(ss2)/cnt-m2*m2, 0)))
+		}
+	}
+}
+
+// gradients sums the structure tensor of sm (Sobel gx², gy², gx·gy) per
+// 16-block, for the blocks within one block of the foreground (the only
+// ones the features and the orientation field read).
+func (w *work) gradients() {
+	W, H := w.w, w.h
+	n := w.nbx * w.nby
+	w.gxx = growF32(w.gxx, n)
+	w.gyy = growF32(w.gyy, n)
+	w.gxy = growF32(w.gxy, n)
+	for by := 0; by < w.nby; by++ {
+		y0, y1 := max(by*blk, 1), min(by*blk+blk, H-1)
+		for bx := 0; bx < w.nbx; bx++ {
+			near := false
+			for gy := max(by-1, 0); gy <= min(by+1, w.nby-1) && !near; gy++ {
+				for gx := max(bx-1, 0); gx <= min(bx+1, w.nbx-1); gx++ {
+					if w.fg[gy*w.nbx+gx] {
+						near = true
+						break
+					}
+				}
+			}
+			if !near {
+				continue
+			}
+			x0, x1 := max(bx*blk, 1), min(bx*blk+blk, W-1)
+			var xx, yy, xy int64
+			for y := y0; y < y1; y++ {
+				up := w.sm[(y-1)*W:]
+				srow := w.sm[y*W:]
+				dn := w.sm[(y+1)*W:]
+				// One row: 16 * (4*255)² fits an int32.
+				var rxx, ryy, rxy int32
+				for x := x0; x < x1; x++ {
+					gx := int32(up[x+1]) + 2*int32(srow[x+1]) + int32(dn[x+1]) -
+						int32(up[x-1]) - 2*int32(srow[x-1]) - int32(dn[x-1])
+					gy := int32(dn[x-1]) + 2*int32(dn[x]) + int32(dn[x+1]) -
+						int32(up[x-1]) - 2*int32(up[x]) - int32(up[x+1])
+					rxx += gx * gx
+					ryy += gy * gy
+					rxy += gx * gy
+				}
+				xx, yy, xy = xx+int64(rxx), yy+int64(ryy), xy+int64(rxy)
+			}
+			i := by*w.nbx + bx
 			w.gxx[i] = float32(xx)
 			w.gyy[i] = float32(yy)
 			w.gxy[i] = float32(xy)
