@@ -371,3 +371,28 @@ func TestUSBEnumerate(t *testing.T) {
 		t.Fatalf("want ErrNotFound for an absent device, got %v", err)
 	}
 }
+
+// TestSlapCancelMidTransfer: a capture cancelled while the image streams
+// in leaves the driver able to capture again (stale blocks are dropped).
+func TestSlapCancelMidTransfer(t *testing.T) {
+	r := newRig(t)
+	r.img = testImage(800, 600, 4)
+	s := openSlap(t, r)
+	ctx, cancel := context.WithCancel(t.Context())
+	_, err := s.Capture(ctx, SlapRequest{Kind: RightFour, OnPresence: func(p Presence) {
+		if p.Ready {
+			cancel() // the image follows at once
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled capture: %v", err)
+	}
+	r.img = testImage(400, 300, 5)
+	img, err := s.Capture(t.Context(), SlapRequest{Kind: LeftFour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(img.Gray.Pix, r.img.Pix) {
+		t.Fatal("second capture returned the wrong image")
+	}
+}

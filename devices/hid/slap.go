@@ -152,6 +152,7 @@ type Slap struct {
 	capMu   sync.Mutex // one capture at a time
 	capID   uint16
 	active  chan SlapReport // reports of the capture in progress (nil when none)
+	actDone chan struct{}   // closed when that capture ends
 	activeM sync.Mutex
 }
 
@@ -205,8 +206,8 @@ func (s *Slap) handle(b []byte) {
 		s.log.Warn("slap scanner: bad report", "err", err)
 		return
 	}
-	if err != nil { // a damaged block: the capture counts it and asks again
-		r = SlapReport{ID: RepImageBlock, Status: StatusBadRequest}
+	if err != nil { // a damaged block (its capture ID is still read): counted, asked again
+		r = SlapReport{ID: RepImageBlock, Capture: r.Capture, Status: StatusBadRequest}
 	}
 	switch r.ID {
 	case RepIdentity, RepAck:
@@ -221,13 +222,14 @@ func (s *Slap) handle(b []byte) {
 		r.Data = append([]byte(nil), r.Data...) // b is reused
 	}
 	s.activeM.Lock()
-	ch := s.active
+	ch, done, id := s.active, s.actDone, s.capID
 	s.activeM.Unlock()
-	if ch == nil {
-		return // nobody is capturing: a stale report
+	if ch == nil || r.Capture != id {
+		return // nobody is capturing, or a stale report of an earlier capture
 	}
 	select {
 	case ch <- r:
+	case <-done: // the capture ended meanwhile: drop it
 	case <-s.l.ctx.Done():
 	}
 }
@@ -317,16 +319,22 @@ func (s *Slap) Capture(ctx context.Context, req SlapRequest) (*SlapImage, error)
 		}
 	}()
 	ch := make(chan SlapReport, 1024)
+	done := make(chan struct{})
 	s.activeM.Lock()
 	s.capID++
 	id := s.capID
-	s.active = ch
+	s.active, s.actDone = ch, done
 	s.activeM.Unlock()
-	defer func() {
-		s.activeM.Lock()
-		s.active = nil
-		s.activeM.Unlock()
-	}()
+	var endOnce sync.Once
+	end := func() {
+		endOnce.Do(func() {
+			s.activeM.Lock()
+			s.active, s.actDone = nil, nil
+			s.activeM.Unlock()
+			close(done)
+		})
+	}
+	defer end()
 	auto := uint8(1)
 	if req.Manual {
 		auto = 0
@@ -336,6 +344,7 @@ func (s *Slap) Capture(ctx context.Context, req SlapRequest) (*SlapImage, error)
 	}
 	img, st, err := s.receive(ctx, ch, id, timeout, req.OnPresence)
 	if err != nil {
+		end() // the reader must not wait on this capture while the abort is answered
 		if ctx.Err() != nil {
 			// tell the scanner to stop; the caller's context is over
 			actx, cancel := context.WithTimeout(context.Background(), s.opts.CommandTimeout.Duration)
@@ -436,7 +445,7 @@ func (s *Slap) receive(ctx context.Context, ch chan SlapReport, id uint16, place
 			ended = true // the end report was lost or blocks stopped coming
 			continue
 		case r := <-ch:
-			if r.Capture != id && r.ID != RepImageBlock {
+			if r.Capture != id {
 				continue
 			}
 			switch r.ID {
@@ -457,9 +466,6 @@ func (s *Slap) receive(ctx context.Context, ch chan SlapReport, id uint16, place
 				if r.Status == StatusBadRequest { // failed its CRC-16
 					st.Bad++
 					st.Received++
-					continue
-				}
-				if r.Capture != id {
 					continue
 				}
 				st.Received++
