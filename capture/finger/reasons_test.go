@@ -85,3 +85,43 @@ func TestScoreFallsWithDegradation(t *testing.T) {
 		prev = res.Score
 	}
 }
+
+// Each rule of reasons() on hand-made feature values around its threshold.
+func TestReasonRules(t *testing.T) {
+	good := Features{Width: 416, Height: 560, ForegroundFraction: 0.6, ForegroundPixels: 140000,
+		Contrast: 80, MeanBlockMean: 150, LCS: 0.85, RidgeRatio: 1, MinutiaeDensity: 4,
+		CentreOffset: 0.02, Aspect: 0.75, DirtyBackground: 0.02}
+	if r := reasons(&good); len(r) != 0 {
+		t.Fatalf("good print: %v", r)
+	}
+	cases := []struct {
+		name string
+		mod  func(*Features)
+		want Reason
+	}{
+		{"small area", func(f *Features) { f.ForegroundPixels = 40000; f.ForegroundFraction = 0.17 }, PressHarder},
+		{"faint", func(f *Features) { f.Contrast = 15 }, PressHarder},
+		{"pale, unbroken", func(f *Features) { f.MeanBlockMean = 200; f.MinutiaeDensity = 3 }, PressHarder},
+		{"pale, broken", func(f *Features) { f.MeanBlockMean = 200; f.MinutiaeDensity = 9 }, TooDry},
+		{"thin ridges", func(f *Features) { f.RidgeRatio = 0.6 }, TooDry},
+		{"fat ridges", func(f *Features) { f.RidgeRatio = 1.4 }, TooWet},
+		{"dark", func(f *Features) { f.MeanBlockMean = 80 }, TooWet},
+		{"off centre", func(f *Features) { f.CentreOffset = 0.3 }, MoveToCentre},
+		{"rolled", func(f *Features) { f.Aspect = 1.6 }, RollLess},
+		{"dirty", func(f *Features) { f.DirtyBackground = 0.3 }, CleanPlaten},
+	}
+	for _, c := range cases {
+		f := good
+		c.mod(&f)
+		r := reasons(&f)
+		if len(r) != 1 || r[0] != c.want {
+			t.Errorf("%s: %v, want [%s]", c.name, r, c.want)
+		}
+	}
+	// A small sensor fully covered is not "rolled" and not off-centre.
+	small := good
+	small.Width, small.Height, small.ForegroundPixels, small.ForegroundFraction, small.Aspect = 256, 288, 73728, 1, 0.9
+	if r := reasons(&small); len(r) != 0 {
+		t.Errorf("full small sensor: %v", r)
+	}
+}
