@@ -1,6 +1,7 @@
 package finger
 
 import (
+	"image"
 	"slices"
 	"testing"
 
@@ -123,5 +124,31 @@ func TestReasonRules(t *testing.T) {
 	small.Width, small.Height, small.ForegroundPixels, small.ForegroundFraction, small.Aspect = 256, 288, 73728, 1, 0.9
 	if r := reasons(&small); len(r) != 0 {
 		t.Errorf("full small sensor: %v", r)
+	}
+}
+
+// The same print scanned at 1000 ppi scores about as at 500 ppi.
+func TestScoreAtOtherResolution(t *testing.T) {
+	img, _, err := synthfinger.Print(11, 2, synthfinger.GoodImpression())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	big := image.NewGray(image.Rect(0, 0, 2*b.Dx(), 2*b.Dy()))
+	for y := 0; y < big.Rect.Dy(); y++ {
+		for x := 0; x < big.Rect.Dx(); x++ {
+			big.Pix[y*big.Stride+x] = img.Pix[(y/2)*img.Stride+x/2]
+		}
+	}
+	r500, err1 := Assess(img, 500)
+	r1000, err2 := Assess(big, 1000)
+	if err1 != nil || err2 != nil || !r500.Fingerprint || !r1000.Fingerprint {
+		t.Fatalf("%v %v %s %s", err1, err2, r500.Rejection, r1000.Rejection)
+	}
+	if d := r500.Score - r1000.Score; d > 8 || d < -8 {
+		t.Errorf("score %d at 500 ppi, %d at 1000 ppi", r500.Score, r1000.Score)
+	}
+	if r1000.Features.Width != b.Dx() || r1000.Mask.Cols != r500.Mask.Cols {
+		t.Errorf("1000 ppi image not brought to 500 ppi: %dx%d, mask %d cols", r1000.Features.Width, r1000.Features.Height, r1000.Mask.Cols)
 	}
 }
