@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +51,16 @@ type Options struct {
 	// devices.list). The reply is sent as TYPE.result with the returned
 	// payload, or as an error envelope.
 	Commands map[string]CommandFunc
+	// Auth, when set, requires a login for /ws and /api (see auth.go);
+	// nil leaves the API open to anyone who can reach the port.
+	Auth *Auth
+	// RateLimit bounds each websocket client's messages; zero: defaults.
+	RateLimit RateLimit
+	// UI is served at / (the operator UI); nil serves nothing there.
+	UI http.Handler
+	// TechnicianPrefixes are the command types (by prefix) only a
+	// technician may run; nil means "device." and "tech.".
+	TechnicianPrefixes []string
 }
 
 // CommandFunc handles one client command. It runs on its own goroutine and
@@ -98,8 +110,18 @@ func New(opts Options) *Server {
 	s.registerMetrics()
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}))
-	s.mux.HandleFunc("GET /api/devices", s.apiDevices)
-	s.mux.HandleFunc("GET /ws", s.ws)
+	s.mux.HandleFunc("GET /api/devices", s.guard(s.apiDevices))
+	s.mux.HandleFunc("POST /api/login", s.apiLogin)
+	s.mux.HandleFunc("POST /api/logout", s.apiLogout)
+	s.mux.HandleFunc("GET /api/whoami", s.apiWhoami)
+	s.mux.HandleFunc("GET /ws", s.guard(s.ws))
+	if opts.UI != nil {
+		s.mux.Handle("GET /", opts.UI)
+	}
+	s.opts.RateLimit = opts.RateLimit.withDefaults()
+	if s.opts.TechnicianPrefixes == nil {
+		s.opts.TechnicianPrefixes = []string{"device.", "tech."}
+	}
 	return s
 }
 
@@ -206,7 +228,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"status": "ok", "station": s.opts.StationID, "build": buildinfo.Get()})
 }
 
-func (s *Server) apiDevices(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiDevices(w http.ResponseWriter, r *http.Request, _ User) {
 	w.Header().Set("Content-Type", "application/json")
 	var list []devices.Status
 	if s.opts.Registry != nil {
@@ -228,9 +250,11 @@ type conn struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	cmds     sync.WaitGroup
+	user     User
+	limit    *bucket
 }
 
-func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ws(w http.ResponseWriter, r *http.Request, u User) {
 	ws, err := s.up.Upgrade(w, r, nil)
 	if err != nil {
 		s.log.Warn("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
@@ -247,8 +271,8 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.clients.Inc()
 	c := &conn{s: s, ws: ws, send: make(chan Envelope, 2*maxInflight), log: s.log.With("remote", r.RemoteAddr),
-		inflight: make(chan struct{}, maxInflight)}
-	c.ctx, c.cancel = context.WithCancel(s.ctx)
+		inflight: make(chan struct{}, maxInflight), user: u, limit: newBucket(s.opts.RateLimit, time.Now())}
+	c.ctx, c.cancel = context.WithCancel(context.WithValue(s.ctx, ctxKey{}, u))
 	var sub *devices.Subscription
 	if s.opts.Registry != nil {
 		sub = s.opts.Registry.Subscribe(clientQueue)
@@ -281,6 +305,7 @@ func (c *conn) readPump(done chan struct{}) {
 	c.ws.SetReadLimit(MaxMessageBytes)
 	c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
+	refusedInRow := 0
 	for {
 		mt, msg, err := c.ws.ReadMessage()
 		if err != nil {
@@ -290,6 +315,19 @@ func (c *conn) readPump(done chan struct{}) {
 			return
 		}
 		c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		if !c.limit.take(time.Now()) {
+			refusedInRow++
+			if refusedInRow >= c.s.opts.RateLimit.Disconnect {
+				c.log.Warn("websocket client dropped: ignores rate limiting", "user", c.user.Name)
+				c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "rate limit"), time.Now().Add(time.Second))
+				return
+			}
+			if refusedInRow == 1 {
+				c.reply(errorEnvelope("", "rate_limited", fmt.Sprintf("more than %g messages a second: slow down", c.s.opts.RateLimit.PerSecond)))
+			}
+			continue
+		}
+		refusedInRow = 0
 		if mt != websocket.TextMessage {
 			c.reply(errorEnvelope("", "bad_message", "commands are JSON text messages"))
 			continue
@@ -313,6 +351,14 @@ func (c *conn) run(req Envelope) {
 	if !ok {
 		c.reply(errorEnvelope(req.ID, "unknown_type", "no such command: "+req.Type))
 		return
+	}
+	if c.user.Role != RoleTechnician {
+		for _, p := range c.s.opts.TechnicianPrefixes {
+			if strings.HasPrefix(req.Type, p) {
+				c.reply(errorEnvelope(req.ID, "forbidden", req.Type+" is for technicians: log in with a technician account"))
+				return
+			}
+		}
 	}
 	select {
 	case c.inflight <- struct{}{}:
@@ -389,6 +435,7 @@ func (c *conn) writePump(done chan struct{}, sub *devices.Subscription) {
 	defer ticker.Stop()
 	hello, _ := NewEnvelope("hello", "", map[string]any{
 		"protocol": ProtocolVersion, "station": c.s.opts.StationID, "build": buildinfo.Get(), "devices": c.s.snapshot().Devices,
+		"user": c.user, "commands": c.s.commandNames(),
 	})
 	if c.write(hello) != nil {
 		return
@@ -521,4 +568,15 @@ func (c *conn) write(e Envelope) error {
 		return err
 	}
 	return nil
+}
+
+// commandNames lists the commands this server answers, for the UI to hide
+// what is not available (no card reader flow, no calibration).
+func (s *Server) commandNames() []string {
+	out := []string{"ping", "devices.list"}
+	for k := range s.opts.Commands {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
