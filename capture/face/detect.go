@@ -31,6 +31,9 @@ type Face struct {
 	// found in (0: found upright). With fewer than two eyes found, it is
 	// the best estimate of the head's roll.
 	Tilt float64
+	// lmEyes keeps the detector's own eye landmarks (Eyes may be replaced
+	// by iris centres): yaw pairs them with the nose landmark.
+	lmEyes [2]PointF
 }
 
 // Detector finds faces in a BGR image (and its grey copy, which cascade
@@ -165,6 +168,7 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 	if f.HasLandmarks {
 		// Detector landmarks are better than the cascade's boxes for position.
 		est = f.Eyes
+		f.lmEyes = f.Eyes
 	}
 	f.Eyes, f.EyesFound = est, 0
 	band := image.Rect(b.Min.X, b.Min.Y+b.Dy()/6, b.Max.X, b.Min.Y+b.Dy()*3/5).Intersect(image.Rect(0, 0, gray.Cols(), gray.Rows()))
@@ -202,12 +206,16 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 			}
 		}
 	}
-	for side, p := range found {
-		if p == nil {
-			continue
+	for _, p := range found {
+		if p != nil {
+			f.EyesFound++
 		}
-		f.EyesFound++
-		if !f.HasLandmarks {
+	}
+	// The iris centres found here are steadier than a detector's eye
+	// landmarks (YuNet's read a 12° tilt as about 6°): use them when both
+	// eyes were found, or, without landmarks, whichever was found.
+	for side, p := range found {
+		if p != nil && (!f.HasLandmarks || f.EyesFound == 2) {
 			f.Eyes[side] = *p
 		}
 	}

@@ -104,8 +104,14 @@ func (a *Analyzer) measure(bgrIn gocv.Mat, f Face) (*measures, error) {
 	// box follows the face outline) and the eye line's height in the box
 	// (0.38 of the box when level).
 	if f.HasLandmarks {
-		m.yaw = asinDeg((f.Nose.X - mid.X) / (0.6 * ied))
-		m.pitch = asinDeg(((f.Nose.Y-mid.Y)/ied - 0.5) / 0.6)
+		l0, l1 := f.lmEyes[0], f.lmEyes[1]
+		if l0 == (PointF{}) && l1 == (PointF{}) {
+			l0, l1 = e0, e1
+		}
+		lmid := PointF{(l0.X + l1.X) / 2, (l0.Y + l1.Y) / 2}
+		lied := math.Max(1, math.Hypot(l1.X-l0.X, l1.Y-l0.Y))
+		m.yaw = asinDeg((f.Nose.X - lmid.X) / (0.6 * lied))
+		m.pitch = asinDeg(((f.Nose.Y-lmid.Y)/lied - 0.5) / 0.6)
 	} else {
 		cx := float64(b.Min.X+b.Max.X) / 2
 		m.yaw = asinDeg((mid.X - cx) / (0.6 * ied))

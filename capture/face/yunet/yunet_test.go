@@ -142,3 +142,41 @@ func BenchmarkFaceFrame_640x480_YuNet(b *testing.B) { benchmarkYuNet(b, 640, 480
 
 // BenchmarkFaceFrame_1920x1080_YuNet: decode + YuNet detection + all checks.
 func BenchmarkFaceFrame_1920x1080_YuNet(b *testing.B) { benchmarkYuNet(b, 1920, 1080) }
+
+// TestSharedAgreement prints verdict agreement with the developer set
+// beside the project, and false positives on its face-free images (the
+// set is absent in CI: skipped).
+func TestSharedAgreement(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "..", "shared", "testdata", "faces")
+	f, err := os.Open(filepath.Join(dir, "expected.csv"))
+	if err != nil {
+		t.Skipf("no shared face set (only beside the project): %v", err)
+	}
+	defer f.Close()
+	a := newAnalyzer(t)
+	rows, _ := csv.NewReader(f).ReadAll()
+	agree, neg, fp := 0, 0, 0
+	for _, r := range rows[1:] {
+		data, err := os.ReadFile(filepath.Join(dir, r[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := a.AnalyzeBytes(data)
+		if err != nil {
+			t.Errorf("%s: %v", r[0], err)
+			continue
+		}
+		if r[1] == "0" {
+			neg++
+			if len(res.Faces) > 0 {
+				fp++
+			}
+		}
+		if res.Pass == (r[2] == "1") {
+			agree++
+		} else {
+			t.Logf("disagree %-36s want pass=%s (%s); got %v", r[0], r[2], r[3], res.Reasons)
+		}
+	}
+	t.Logf("YuNet on the shared set: verdict agreement %d/%d, false positives on face-free images %d/%d", agree, len(rows)-1, fp, neg)
+}
