@@ -53,7 +53,11 @@ func TestSelftestAndCalibrateCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(api.Options{Registry: reg, Bus: b, Commands: svc.Commands()})
+	auth, err := api.NewAuth(api.AuthOptions{Token: "tech-test-token-0123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.New(api.Options{Registry: reg, Bus: b, Commands: svc.Commands(), Auth: auth})
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	defer srv.Close()
@@ -64,7 +68,14 @@ func TestSelftestAndCalibrateCommands(t *testing.T) {
 		code := run(args, &out, &errOut)
 		return code, out.String(), errOut.String()
 	}
+	// stationd asks for a login: without the token stationctl is refused
+	// and says how to give it.
 	code, out, errOut := stationctl("selftest", "-addr", addr, "fp1")
+	if code != 1 || !strings.Contains(errOut, "--token") {
+		t.Fatalf("without token: exit %d: %s%s", code, out, errOut)
+	}
+	t.Setenv("STATIOND_TOKEN", "tech-test-token-0123")
+	code, out, errOut = stationctl("selftest", "-addr", addr, "fp1")
 	if code != 0 {
 		t.Fatalf("selftest: exit %d: %s%s", code, out, errOut)
 	}

@@ -412,6 +412,15 @@ func (s *Service) claim(id, run string) (devices.Device, devices.Status, error) 
 	return dev, st, nil
 }
 
+// Running says whether a self-test or calibration is running on a device
+// (and which), so that the capture flow can refuse to use it meanwhile.
+func (s *Service) Running(deviceID string) (run string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok = s.running[deviceID]
+	return run, ok
+}
+
 func (s *Service) release(id string) {
 	s.mu.Lock()
 	delete(s.running, id)
