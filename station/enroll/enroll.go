@@ -49,7 +49,9 @@ type Options struct {
 	CSCAs []*x509.Certificate
 	// DocumentSigner signs EF.SOD when the station personalizes cards.
 	DocumentSigner *lds.Signer
-	Logger         *slog.Logger
+	// Face tunes the portrait step.
+	Face   FaceOptions
+	Logger *slog.Logger
 }
 
 // Controller runs captures for sessions.
@@ -189,6 +191,7 @@ func (c *Controller) Commands() map[string]api.CommandFunc {
 		"session.review":           c.simple((*session.Manager).ToReview),
 		"session.back":             c.simple((*session.Manager).BackToCapture),
 		"session.finalize":         c.cmdFinalize,
+		"session.face.capture":     c.cmdCaptureFace,
 		"session.card":             c.cmdCard,
 		"session.card.personalize": c.cmdPersonalize,
 		"session.abandon":          c.cmdAbandon,
@@ -548,8 +551,12 @@ func (c *Controller) publish(typ string, payload any) {
 
 func (c *Controller) publishPreview(typ string, payload any, data []byte) {
 	if c.opts.Bus != nil {
-		c.opts.Bus.Publish(bus.Message{Type: typ, Payload: payload, Binary: data, Preview: true})
+		c.opts.Bus.Publish(busPreview(typ, payload, data))
 	}
+}
+
+func busPreview(typ string, payload any, data []byte) bus.Message {
+	return bus.Message{Type: typ, Payload: payload, Binary: data, Preview: true}
 }
 
 // SessionObserver returns the function the session manager calls on every

@@ -9,10 +9,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
+	"gocv.io/x/gocv"
+
+	"github.com/openenroll/stationd/capture/face"
 	"github.com/openenroll/stationd/devices"
 	"github.com/openenroll/stationd/devices/smartcard"
 	"github.com/openenroll/stationd/devices/smartcard/emrtd"
@@ -105,6 +109,9 @@ func (c *Controller) Personalize(ctx context.Context, in persoRequest) (*PersoRe
 	if err != nil {
 		return nil, err
 	}
+	if jpg, err = fitDG2(jpg); err != nil {
+		return nil, fail("capture_failed", "portrait for the chip: %v", err)
+	}
 	rd, info, err := findDevice[*smartcard.Reader](c.opts.Registry, in.Device, devices.KindCardReader)
 	if err != nil {
 		return nil, err
@@ -166,6 +173,27 @@ func (c *Controller) Personalize(ctx context.Context, in persoRequest) (*PersoRe
 		return res, cardError(err)
 	}
 	return res, nil
+}
+
+// dg2Budget is the most bytes the chip's portrait may take: chips leave
+// about 15-20 KB for DG2 (ICAO 9303 p10), and a smaller file reads faster.
+const dg2Budget = 18000
+
+// fitDG2 re-encodes the kept portrait (kept at full quality for the packet)
+// within the chip's budget.
+func fitDG2(jpg []byte) ([]byte, error) {
+	if len(jpg) <= dg2Budget {
+		return jpg, nil
+	}
+	m, err := gocv.IMDecode(jpg, gocv.IMReadColor)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	if m.Empty() {
+		return nil, errors.New("stored portrait does not decode")
+	}
+	return face.EncodeJPEG(m, dg2Budget)
 }
 
 func (c *Controller) cmdPersonalize(ctx context.Context, p json.RawMessage) (any, error) {

@@ -36,6 +36,7 @@ type Rig struct {
 	CentralHTTP string // http://127.0.0.1:N
 	ZFMPort     string // the simulated scanner's port (a symlink to a pty)
 	ZFMControl  string // its control socket
+	CameraURL   string // the simulated camera's MJPEG stream
 	StationAddr string // 127.0.0.1:N of stationd's API
 	ConfigPath  string
 
@@ -282,6 +283,29 @@ func (r *Rig) ZFM(command string) (string, error) {
 	return line, nil
 }
 
+var streamLine = regexp.MustCompile(`^stream: (\S+)`)
+
+// StartCamera runs the simulated camera (an MJPEG stream on loopback)
+// playing portrait (an absolute path) through script (scenario text; ""
+// for the built-in one).
+func (r *Rig) StartCamera(ctx context.Context, portrait, script string, extra ...string) (*Proc, error) {
+	args := []string{"camera", "-portrait", portrait}
+	if script != "" {
+		path := filepath.Join(r.Dir, "camera-script.txt")
+		if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+			return nil, err
+		}
+		args = append(args, "-script", path)
+	}
+	args = append(args, extra...)
+	p, m, err := r.Start(ctx, "fwsim-camera", streamLine, filepath.Join(r.Bin, "fwsim"), args...)
+	if err != nil {
+		return p, err
+	}
+	r.CameraURL = m[1]
+	return p, nil
+}
+
 var vpcdLine = regexp.MustCompile(`^vpcd: (\S+)`)
 
 // StartCard runs the simulated chip card behind vpcd (pcscd must be
@@ -306,7 +330,9 @@ type Config struct {
 	Fingers []int  // finger order; nil: the default ten
 	Card    string // "read" or "personalize": adds the PC/SC reader and the card step
 	CSCA    string // CSCA certificate file for reading cards
-	Extra   string // appended TOML
+	// DSCert and DSKey: the document signer, for personalizing cards.
+	DSCert, DSKey string
+	Extra         string // appended TOML
 }
 
 // WriteConfig writes stationd.toml for the rig's devices.
@@ -325,11 +351,14 @@ func (r *Rig) WriteConfig(c Config) (string, error) {
 	if c.Uplink {
 		fmt.Fprintf(&b, "[uplink]\nurl = %q\ncentral_keys = [%q]\n\n", r.CentralURL, c.Keys.CentralReceiptPub)
 	}
+	if r.CameraURL != "" {
+		fmt.Fprintf(&b, "[[device]]\nid = \"camera\"\ndriver = \"opencv\"\nport = %q\n\n", r.CameraURL)
+	}
 	if r.ZFMPort != "" {
 		fmt.Fprintf(&b, "[[device]]\nid = \"finger-scanner\"\ndriver = \"zfm\"\nport = %q\n\n", r.ZFMPort)
 	}
 	if c.Card != "" {
-		fmt.Fprintf(&b, "[card]\ncsca_files = [%q]\n\n", c.CSCA)
+		fmt.Fprintf(&b, "[card]\ncsca_files = [%q]\nds_cert = %q\nds_key = %q\n\n", c.CSCA, c.DSCert, c.DSKey)
 		fmt.Fprintf(&b, "[[device]]\nid = \"card-reader\"\ndriver = \"pcsc\"\n[device.options]\nreader = \"Virtual PCD 00 00\"\n\n")
 	}
 	b.WriteString(c.Extra)

@@ -1,0 +1,221 @@
+package enroll
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openenroll/stationd/capture/face"
+	"github.com/openenroll/stationd/devices"
+	"github.com/openenroll/stationd/devices/camera"
+	"github.com/openenroll/stationd/station/session"
+)
+
+// FaceOptions tune the portrait step.
+type FaceOptions struct {
+	Analyzer    face.Options
+	AutoCapture face.AutoCaptureOptions
+	// Geometry of the kept portrait (ICAO full-frontal by default).
+	Geometry face.Geometry
+	// JPEGBudget bounds the kept portrait's size in bytes (a chip's DG2
+	// has room for 15-20 KB); 0: quality 95 without a bound.
+	JPEGBudget int
+	// Timeout bounds one auto-capture attempt.
+	Timeout time.Duration
+	// PreviewWidth is the width preview frames are scaled to for the UI.
+	PreviewWidth int
+}
+
+func (o *FaceOptions) defaults() {
+	if o.Geometry.Width == 0 {
+		o.Geometry = face.FullFrontal
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.PreviewWidth <= 0 {
+		o.PreviewWidth = 640
+	}
+	if o.Analyzer.TrackEvery == 0 {
+		o.Analyzer.TrackEvery = 5
+	}
+	if o.AutoCapture.MaxMisses == 0 {
+		o.AutoCapture.MaxMisses = 1
+	}
+}
+
+// FaceResult is the reply to session.face.capture.
+type FaceResult struct {
+	Session string         `json:"session"`
+	Score   int            `json:"score"`
+	Pass    bool           `json:"pass"`
+	Manual  bool           `json:"manual"` // taken by the officer's override, checks not all passed
+	Reasons []face.Reason  `json:"reasons"`
+	Width   int            `json:"width"`
+	Height  int            `json:"height"`
+	Bytes   int            `json:"bytes"`
+	Frames  int            `json:"frames"` // frames analysed
+	Summary map[string]any `json:"summary"`
+}
+
+// facePreview is the payload of preview.face messages.
+type facePreview struct {
+	Session     string           `json:"session"`
+	Format      string           `json:"format"`
+	Width       int              `json:"width"` // of the preview image
+	Height      int              `json:"height"`
+	Scale       float64          `json:"scale"` // preview pixels per frame pixel
+	Box         *image.Rectangle `json:"box,omitempty"`
+	Eyes        [][2]float64     `json:"eyes,omitempty"`
+	Checks      []face.Component `json:"checks"`
+	Pass        bool             `json:"pass"`
+	Instruction string           `json:"instruction,omitempty"`
+	Reasons     []face.Reason    `json:"reasons,omitempty"`
+	Seq         uint64           `json:"seq"`
+}
+
+func (c *Controller) cmdCaptureFace(ctx context.Context, p json.RawMessage) (any, error) {
+	in, err := decode[struct {
+		Session string `json:"session"`
+		Device  string `json:"device"`
+		// Manual takes the next frame with a face whatever the checks say
+		// (the officer's override, recorded with the failing reasons).
+		Manual bool `json:"manual"`
+	}](p)
+	if err != nil {
+		return nil, err
+	}
+	return c.CaptureFace(ctx, in.Session, in.Device, in.Manual)
+}
+
+// CaptureFace watches the camera, checks every frame, streams previews
+// with the checks to the UI, and keeps the best frame of the first stable
+// compliant run (or, with manual, the first frame with one face).
+func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manual bool) (*FaceResult, error) {
+	fo := c.opts.Face
+	fo.defaults()
+	s, err := c.opts.Sessions.Get(sid)
+	if err != nil {
+		return nil, coded(err)
+	}
+	if s.State != session.Capturing {
+		return nil, fail("refused", "session is %s, not capturing", s.State)
+	}
+	cam, info, err := findDevice[*camera.Device](c.opts.Registry, deviceID, devices.KindCamera)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.claim(info.ID, "taking the portrait"); err != nil {
+		return nil, err
+	}
+	defer c.release(info.ID)
+	an, err := face.NewAnalyzer(fo.Analyzer)
+	if err != nil {
+		return nil, fmt.Errorf("face checks: %w", err)
+	}
+	defer an.Close()
+	ac := face.NewAutoCapture(fo.AutoCapture)
+	defer ac.Close()
+	sub := cam.Subscribe(2)
+	defer sub.Close()
+	ctx, cancel := context.WithTimeout(ctx, fo.Timeout)
+	defer cancel()
+	frames := 0
+	var kept face.Captured
+	got := false
+	for !got {
+		fr, err := sub.Next(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, fail("face_timeout", "no compliant portrait within %v: follow the instructions on screen, or take it manually", fo.Timeout)
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fail("device_unavailable", "camera %s: %v", info.ID, err)
+		}
+		res, err := an.Analyze(fr.Mat)
+		frames++
+		if err == nil {
+			c.previewFace(sid, fr, res)
+			switch {
+			case manual && len(res.Faces) == 1:
+				kept = face.Captured{Seq: fr.Seq, Time: fr.Time, Result: res, Frame: fr.Mat.Clone()}
+				got = true
+			case !manual:
+				kept, got = ac.Offer(fr.Seq, fr.Time, res, fr.Mat)
+			}
+		}
+		fr.Release()
+	}
+	defer kept.Frame.Close()
+	crop, err := face.Crop(kept.Frame, kept.Result.Faces[0], fo.Geometry)
+	if err != nil {
+		return nil, fail("capture_failed", "cropping the portrait: %v", err)
+	}
+	defer crop.Close()
+	jpg, err := face.EncodeJPEG(crop, fo.JPEGBudget)
+	if err != nil {
+		return nil, fail("capture_failed", "encoding the portrait: %v", err)
+	}
+	reasons := make([]string, 0, len(kept.Result.Reasons))
+	for _, r := range kept.Result.Reasons {
+		reasons = append(reasons, r.Code)
+	}
+	ns, err := c.opts.Sessions.SetFace(sid, session.Capture{Data: jpg, Format: "jpeg", Width: crop.Cols(), Height: crop.Rows(),
+		Score: kept.Result.Score, Reasons: reasons, Device: info.ID, DeviceUse: use(info)})
+	if err != nil {
+		return nil, coded(err)
+	}
+	out := &FaceResult{Session: sid, Score: kept.Result.Score, Pass: kept.Result.Pass, Manual: manual && !kept.Result.Pass,
+		Reasons: kept.Result.Reasons, Width: crop.Cols(), Height: crop.Rows(), Bytes: len(jpg), Frames: frames, Summary: ns.Summary()}
+	c.publish("capture.face.result", out)
+	c.publishPreview("preview.portrait", map[string]any{"session": sid, "format": "jpeg", "width": out.Width, "height": out.Height}, jpg)
+	return out, nil
+}
+
+// previewFace sends the frame, scaled down, with what the checks found.
+func (c *Controller) previewFace(sid string, fr *camera.Frame, res face.Result) {
+	if c.opts.Bus == nil {
+		return
+	}
+	w := c.opts.Face.PreviewWidth
+	if w <= 0 {
+		w = 640
+	}
+	scale := 1.0
+	src := fr.Mat
+	var small gocv.Mat
+	if fr.Mat.Cols() > w {
+		scale = float64(w) / float64(fr.Mat.Cols())
+		small = gocv.NewMat()
+		defer small.Close()
+		gocv.Resize(fr.Mat, &small, image.Pt(w, int(float64(fr.Mat.Rows())*scale+0.5)), 0, 0, gocv.InterpolationArea)
+		src = small
+	}
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, src, []int{gocv.IMWriteJpegQuality, 70})
+	if err != nil {
+		return
+	}
+	data := append([]byte(nil), buf.GetBytes()...)
+	buf.Close()
+	p := facePreview{Session: sid, Format: "jpeg", Width: src.Cols(), Height: src.Rows(), Scale: scale,
+		Checks: res.Components, Pass: res.Pass, Reasons: res.Reasons, Seq: fr.Seq}
+	if len(res.Faces) > 0 {
+		f := res.Faces[0]
+		b := image.Rect(int(float64(f.Box.Min.X)*scale), int(float64(f.Box.Min.Y)*scale), int(float64(f.Box.Max.X)*scale), int(float64(f.Box.Max.Y)*scale))
+		p.Box = &b
+		for _, e := range f.Eyes {
+			p.Eyes = append(p.Eyes, [2]float64{e.X * scale, e.Y * scale})
+		}
+	}
+	if len(res.Reasons) > 0 {
+		p.Instruction = res.Reasons[0].Message
+	}
+	c.opts.Bus.Publish(busPreview("preview.face", p, data))
+}
