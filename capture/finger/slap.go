@@ -100,6 +100,9 @@ type SlapOptions struct {
 	Expected []int
 	// NoQuality skips scoring each fingertip with Assess.
 	NoQuality bool
+	// GeometryOnly finds and names the fingertips without cutting their
+	// images (nor scoring them): SlapFinger.Image stays nil.
+	GeometryOnly bool
 }
 
 // SlapFinger is one segmented fingertip.
@@ -224,6 +227,10 @@ func SegmentSlap(img *image.Gray, ppi int, kind SlapKind, opts SlapOptions) (Sla
 	placed := SlapPositions(hand)
 	for i, t := range tips {
 		f := SlapFinger{Position: placed[assign[i]], Box: t.box, Center: t.center, AngleDeg: t.angle}
+		if opts.GeometryOnly {
+			res.Fingers = append(res.Fingers, f)
+			continue
+		}
 		f.Image = slapUpright(img, t)
 		if !opts.NoQuality {
 			q, err := Assess(f.Image, ppi)
@@ -334,18 +341,27 @@ func slapHandAngle(pts [][2]float64) float64 {
 		return 0
 	}
 	best, bestLo, bestHi := -1, 0, 0
-	occ := map[int]struct{}{}
+	// occupancy per bin, marked with the angle's index (no clearing)
+	var ext float64
+	for _, p := range pts {
+		ext = math.Max(ext, math.Abs(p[0])+math.Abs(p[1]))
+	}
+	off := int(ext/slapBlock) + 2
+	occ := make([]int, 2*off+1)
 	for a := -slapMaxAngle; a <= slapMaxAngle; a++ {
 		r := float64(a) * math.Pi / 180
 		c, s := math.Cos(r), math.Sin(r)
-		clear(occ)
-		lo, hi := math.MaxInt, math.MinInt
+		mark := a + slapMaxAngle + 1
+		lo, hi, n := math.MaxInt, math.MinInt, 0
 		for _, p := range pts {
-			b := int(math.Floor((p[0]*c + p[1]*s) / slapBlock))
-			occ[b] = struct{}{}
+			b := int(math.Floor((p[0]*c+p[1]*s)/slapBlock)) + off
+			if occ[b] != mark {
+				occ[b] = mark
+				n++
+			}
 			lo, hi = min(lo, b), max(hi, b)
 		}
-		switch empty := hi - lo + 1 - len(occ); {
+		switch empty := hi - lo + 1 - n; {
 		case empty > best:
 			best, bestLo, bestHi = empty, a, a
 		case empty == best && bestHi == a-1:

@@ -115,7 +115,7 @@ func TestSlapSegment100(t *testing.T) {
 					t.Error(err)
 					continue
 				}
-				res, err := SegmentSlap(img, 500, SlapKind(kind), SlapOptions{NoQuality: true})
+				res, err := SegmentSlap(img, 500, SlapKind(kind), SlapOptions{GeometryOnly: true})
 				if err != nil {
 					t.Error(err)
 					continue
@@ -156,7 +156,7 @@ func TestSlapMissingFingers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := SegmentSlap(img, 500, SlapKind(c.kind), SlapOptions{NoQuality: true})
+			res, err := SegmentSlap(img, 500, SlapKind(c.kind), SlapOptions{GeometryOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,7 +203,7 @@ func TestSlapWrongHand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := SegmentSlap(img, 500, SlapKind(kind), SlapOptions{NoQuality: true})
+			res, err := SegmentSlap(img, 500, SlapKind(kind), SlapOptions{GeometryOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,9 +288,10 @@ func benchSlap(b *testing.B, opts SlapOptions) {
 }
 
 // BenchmarkSlapSegment_1600x1500: one 500 ppi four-finger slap, single
-// goroutine; "geometry" finds, names and cuts the fingertips, "with_quality"
-// also scores the four with Assess.
+// goroutine; "geometry" finds and names the fingertips, "cut" also cuts
+// them out upright, "with_quality" also scores the four with Assess.
 func BenchmarkSlapSegment_1600x1500(b *testing.B) {
-	b.Run("geometry", func(b *testing.B) { benchSlap(b, SlapOptions{NoQuality: true}) })
+	b.Run("geometry", func(b *testing.B) { benchSlap(b, SlapOptions{GeometryOnly: true}) })
+	b.Run("cut", func(b *testing.B) { benchSlap(b, SlapOptions{NoQuality: true}) })
 	b.Run("with_quality", func(b *testing.B) { benchSlap(b, SlapOptions{}) })
 }
