@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/openenroll/stationd/cmd/internal/simrig"
+	"github.com/openenroll/stationd/internal/pcscdtest"
 )
 
 func main() {
@@ -42,6 +43,9 @@ func main() {
 	if serr := rig.StopAll(); serr != nil {
 		fmt.Fprintln(os.Stderr, "simstation:", serr)
 	}
+	if pcscd != nil {
+		pcscd.Stop()
+	}
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintln(os.Stderr, "simstation:", err)
 		os.Exit(1)
@@ -59,7 +63,24 @@ func start(ctx context.Context, rig *simrig.Rig, listen string, feed bool) error
 	if _, err := rig.StartZFM(ctx); err != nil {
 		return err
 	}
-	if _, err := rig.WriteConfig(simrig.Config{Keys: keys, Uplink: true}); err != nil {
+	portrait, _ := filepath.Abs(filepath.Join("testdata", "faces", "grace_hopper_512x512.jpg"))
+	if _, err := rig.StartCamera(ctx, portrait, ""); err != nil {
+		return err
+	}
+	cfg := simrig.Config{Keys: keys, Uplink: true, Face: true}
+	// The chip card needs the PC/SC daemon; without it (not root, pcscd
+	// missing) the booth runs without the card step.
+	sample, _ := filepath.Abs(filepath.Join("testdata", "card", "sample"))
+	if d, err := pcscdtest.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "simstation: no chip card (%v)\n", err)
+	} else {
+		pcscd = d
+		if _, err := rig.StartCard(ctx, sample); err != nil {
+			return err
+		}
+		cfg.Card, cfg.CSCA = "read", filepath.Join(sample, "csca.crt")
+	}
+	if _, err := rig.WriteConfig(cfg); err != nil {
 		return err
 	}
 	if _, err := rig.StartStationd(ctx, listen); err != nil {
@@ -73,10 +94,23 @@ Simulated booth running.
   Operator UI:      http://%s/
   Central:          %s  (packets listed at %s/packets)
   Finger scanner:   %s  (control: %s)
+  Camera:           %s
+  Chip card:        %s
   Logs and data:    %s
 Ctrl-C stops the station and its simulators.
-`, rig.StationAddr, rig.CentralURL, rig.CentralHTTP, rig.ZFMPort, rig.ZFMControl, rig.Dir)
+`, rig.StationAddr, rig.CentralURL, rig.CentralHTTP, rig.ZFMPort, rig.ZFMControl, rig.CameraURL, cardLine(), rig.Dir)
 	return nil
+}
+
+// pcscd is the PC/SC daemon simstation started (nil when it used one
+// already running, or none).
+var pcscd *pcscdtest.Daemon
+
+func cardLine() string {
+	if pcscd == nil {
+		return "none (pcscd unavailable)"
+	}
+	return "sample CCCD on \"Virtual PCD 00 00\": CAN 123456, MRZ 203012345 / 900115 / 300115"
 }
 
 // feeder plays the applicant: a finger of one synthetic identity on the
