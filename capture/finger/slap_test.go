@@ -295,3 +295,21 @@ func BenchmarkSlapSegment_1600x1500(b *testing.B) {
 	b.Run("cut", func(b *testing.B) { benchSlap(b, SlapOptions{NoQuality: true}) })
 	b.Run("with_quality", func(b *testing.B) { benchSlap(b, SlapOptions{}) })
 }
+
+// TestSlapUnexpectedFinger: the session excused the index finger (say, a
+// bandage) but four fingertips are on the platen: the index is reported as
+// unexpected, nothing as missing.
+func TestSlapUnexpectedFinger(t *testing.T) {
+	img, tr, err := hidsim.RenderSlap(hidsim.SlapSpec{Identity: 8, Kind: hidsim.KindRightFour, RotationDeg: 14, Seed: 3, Source: cachedQuick()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := SegmentSlap(img, 500, SlapRightFour, SlapOptions{Expected: []int{3, 4, 5}, GeometryOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSlap(t, res, tr, &slapCheck{minIoU: 1})
+	if len(res.Missing) != 0 || fmt.Sprint(res.Unexpected) != "[2]" || !slapHas(res.Reasons, SlapReasonExtra) {
+		t.Fatalf("missing %v unexpected %v reasons %v", res.Missing, res.Unexpected, res.Reasons)
+	}
+}
