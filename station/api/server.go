@@ -21,6 +21,7 @@ import (
 	"github.com/openenroll/stationd/devices"
 	"github.com/openenroll/stationd/station/buildinfo"
 	"github.com/openenroll/stationd/station/bus"
+	"github.com/openenroll/stationd/station/ui"
 )
 
 // Websocket timing, in the manner of gorilla's chat example.
@@ -56,8 +57,10 @@ type Options struct {
 	Auth *Auth
 	// RateLimit bounds each websocket client's messages; zero: defaults.
 	RateLimit RateLimit
-	// UI is served at / (the operator UI); nil serves nothing there.
+	// UI is served at /: nil serves the embedded operator UI (station/ui).
 	UI http.Handler
+	// NoUI serves no UI at all (a headless station driven by stationctl).
+	NoUI bool
 	// TechnicianPrefixes are the command types (by prefix) only a
 	// technician may run; nil means "device." and "tech.".
 	TechnicianPrefixes []string
@@ -115,8 +118,12 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /api/logout", s.apiLogout)
 	s.mux.HandleFunc("GET /api/whoami", s.apiWhoami)
 	s.mux.HandleFunc("GET /ws", s.guard(s.ws))
-	if opts.UI != nil {
-		s.mux.Handle("GET /", opts.UI)
+	if !opts.NoUI {
+		h := opts.UI
+		if h == nil {
+			h = ui.Handler()
+		}
+		s.mux.Handle("GET /", h)
 	}
 	s.opts.RateLimit = opts.RateLimit.withDefaults()
 	if s.opts.TechnicianPrefixes == nil {

@@ -1,0 +1,815 @@
+// stationd operator UI and technician console. Plain JavaScript, no build
+// step: it speaks the websocket protocol of docs/api.md.
+"use strict";
+
+const S = {
+  lang: localStorage.getItem("stationd.lang") || "vi",
+  dict: {},
+  auth: null, // /api/whoami answer
+  user: null, // {name, role}
+  ws: null,
+  connected: false,
+  nextId: 1,
+  pending: new Map(),
+  commands: new Set(),
+  station: "",
+  devices: new Map(), // id -> {info, state, detail, since}
+  counters: new Map(), // id -> {events, errors, lastError, lastErrorTime}
+  outbox: null,
+  uplink: { state: "", lastSync: null },
+  mode: "enroll",
+  step: "applicant",
+  session: null,
+  openSessions: [],
+  busy: null, // {label, start}
+  error: null, // {code, message}
+  notice: null,
+  fingerPos: 0,
+  fingerResult: null,
+  fingerImgs: {}, // position -> object URL of the latest image
+  bestImgs: {}, // position -> object URL of the kept image
+  face: { meta: null, url: null, result: null },
+  faceURL: null,
+  card: null,
+  packet: null,
+  form: {}, // input values by id, kept across re-renders
+  tech: {}, // device id -> {busy, result, error}
+  previewMeta: null, // JSON part of a preview awaiting its binary frame
+};
+
+const STEPS = ["applicant", "face", "fingers", "card", "review", "done"];
+const app = () => document.getElementById("app");
+
+// ---- i18n ------------------------------------------------------------
+
+function t(key, vars) {
+  let s = (S.dict[S.lang] && S.dict[S.lang][key]) ?? (S.dict.en && S.dict.en[key]) ?? key;
+  if (vars) for (const [k, v] of Object.entries(vars)) s = s.replaceAll("{" + k + "}", v);
+  return s;
+}
+function reason(r) {
+  const k = "reason." + r;
+  const v = t(k);
+  return v === k ? r : v;
+}
+function fingerName(pos) { return t("finger." + pos); }
+function setLang(l) {
+  S.lang = l;
+  localStorage.setItem("stationd.lang", l);
+  document.documentElement.lang = l;
+  renderAll();
+}
+
+function esc(s) {
+  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+// ---- HTTP: login -------------------------------------------------------
+
+async function whoami() {
+  const r = await fetch("/api/whoami", { credentials: "same-origin" });
+  S.auth = await r.json();
+  return S.auth;
+}
+
+async function doLogin(ev) {
+  ev.preventDefault();
+  const body = {};
+  const user = S.form["login-user"] || "";
+  if (user) { body.user = user; body.password = S.form["login-password"] || ""; }
+  else body.token = (S.form["login-token"] || "").trim();
+  S.error = null;
+  const r = await fetch("/api/login", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  if (r.status === 429) { S.error = { code: "locked", message: t("login.locked") }; renderAll(); return; }
+  if (!r.ok) { S.error = { code: "login", message: t("login.failed") }; renderAll(); return; }
+  S.form["login-password"] = ""; S.form["login-token"] = "";
+  await whoami();
+  connect();
+}
+
+async function doLogout() {
+  await fetch("/api/logout", { method: "POST", credentials: "same-origin" });
+  if (S.ws) { S.ws.onclose = null; S.ws.close(); }
+  S.ws = null; S.connected = false; S.user = null;
+  resetEnrollment();
+  await whoami();
+  renderAll();
+}
+
+// ---- websocket -------------------------------------------------------
+
+function connect() {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(proto + "//" + location.host + "/ws");
+  ws.binaryType = "blob";
+  S.ws = ws;
+  ws.onmessage = (m) => {
+    if (typeof m.data !== "string") { onBinary(m.data); return; }
+    let e;
+    try { e = JSON.parse(m.data); } catch { return; }
+    onMessage(e);
+  };
+  ws.onclose = async () => {
+    if (S.ws !== ws) return;
+    S.connected = false;
+    for (const p of S.pending.values()) p.reject({ code: "failed", message: "connection lost" });
+    S.pending.clear();
+    renderStatus();
+    renderBanner();
+    const a = await whoami().catch(() => null);
+    if (a && a.auth_required && !a.authenticated) { S.ws = null; renderAll(); return; }
+    setTimeout(() => { if (S.ws === ws) connect(); }, 1000);
+  };
+}
+
+function send(type, payload) {
+  return new Promise((resolve, reject) => {
+    if (!S.ws || S.ws.readyState !== WebSocket.OPEN) { reject({ code: "failed", message: "not connected" }); return; }
+    const id = "r" + S.nextId++;
+    S.pending.set(id, { resolve, reject });
+    S.ws.send(JSON.stringify({ v: 1, type, id, payload: payload || {} }));
+  });
+}
+
+function onMessage(e) {
+  if (e.id && S.pending.has(e.id)) {
+    const p = S.pending.get(e.id);
+    S.pending.delete(e.id);
+    if (e.type === "error") p.reject(e.payload || { code: "failed", message: "" });
+    else p.resolve(e.payload || {});
+    return;
+  }
+  const p = e.payload || {};
+  switch (e.type) {
+    case "hello":
+      S.connected = true;
+      S.station = p.station || "";
+      S.user = p.user || null;
+      S.commands = new Set(p.commands || []);
+      S.devices.clear();
+      for (const d of p.devices || []) S.devices.set(d.info.id, d);
+      renderAll();
+      afterHello();
+      break;
+    case "devices.snapshot":
+    case "devices.list.result":
+      S.devices.clear();
+      for (const d of p.devices || []) S.devices.set(d.info.id, d);
+      renderStatus(); renderTech();
+      break;
+    case "device.added": case "device.removed": case "device.state":
+      onDeviceEvent(e.type, p);
+      break;
+    case "session.started": case "session.updated": case "session.finalized": case "session.abandoned":
+      if (S.session && p.id === S.session.id) { S.session = p; renderMain(); }
+      break;
+    case "outbox.status":
+      S.outbox = p; renderStatus();
+      break;
+    case "uplink.status":
+      S.uplink.state = p.state || S.uplink.state;
+      if (p.last_sync) S.uplink.lastSync = new Date(p.last_sync);
+      renderStatus();
+      break;
+    case "uplink.ack":
+      S.uplink.lastSync = new Date(e.time || Date.now());
+      if (!S.uplink.state) S.uplink.state = "connected";
+      renderStatus();
+      break;
+    case "preview.face": case "preview.finger":
+      S.previewMeta = { type: e.type, payload: p };
+      break;
+    case "capture.face.result":
+      S.face.result = p; renderMain();
+      break;
+    case "capture.finger.waiting":
+      if (S.session && p.session === S.session.id) { S.fingerPos = p.position; renderMain(); }
+      break;
+  }
+}
+
+function onDeviceEvent(type, ev) {
+  const id = ev.device.id;
+  const c = S.counters.get(id) || { events: 0, errors: 0, lastError: "", lastErrorTime: null };
+  c.events++;
+  if (ev.state === "error" || (type === "device.removed" && ev.detail)) {
+    c.errors++;
+    c.lastError = ev.detail || ev.state;
+    c.lastErrorTime = new Date(ev.time || Date.now());
+  }
+  S.counters.set(id, c);
+  S.devices.set(id, { info: ev.device, state: ev.state, detail: ev.detail || "", since: ev.time });
+  renderStatus(); renderTech();
+}
+
+function onBinary(blob) {
+  const meta = S.previewMeta;
+  S.previewMeta = null;
+  if (!meta) return;
+  const url = URL.createObjectURL(blob);
+  if (meta.type === "preview.face") {
+    const old = S.face.url;
+    S.face.url = url; S.face.meta = meta.payload;
+    drawFace();
+    if (old) setTimeout(() => URL.revokeObjectURL(old), 1000);
+  } else {
+    const pos = meta.payload.position;
+    const old = S.fingerImgs[pos];
+    S.fingerImgs[pos] = url;
+    if (old && old !== S.bestImgs[pos]) setTimeout(() => URL.revokeObjectURL(old), 1000);
+    const img = document.getElementById("finger-img");
+    if (img && S.fingerPos === pos) img.src = url;
+  }
+}
+
+async function afterHello() {
+  if (S.commands.has("outbox.status")) {
+    try { S.outbox = await send("outbox.status"); renderStatus(); } catch { /* shown as unknown */ }
+  }
+  if (S.commands.has("session.list") && !S.session) {
+    try { S.openSessions = (await send("session.list")).sessions || []; renderMain(); } catch { /* none */ }
+  }
+}
+
+// ---- commands with progress -----------------------------------------
+
+async function run(label, type, payload) {
+  S.busy = { label, start: Date.now() };
+  S.error = null;
+  renderMain();
+  try {
+    return await send(type, payload);
+  } catch (err) {
+    S.error = err;
+    throw err;
+  } finally {
+    S.busy = null;
+    renderMain();
+  }
+}
+
+function errorText(err) {
+  if (!err) return "";
+  const k = "err." + err.code;
+  const head = t(k) === k ? err.code || t("err.failed") : t(k);
+  return head + (err.message ? " — " + err.message : "");
+}
+
+setInterval(() => {
+  const el = document.getElementById("busy-secs");
+  if (el && S.busy) el.textContent = t("working", { s: Math.floor((Date.now() - S.busy.start) / 1000) });
+}, 250);
+
+// ---- enrollment actions ---------------------------------------------
+
+function resetEnrollment() {
+  S.session = null; S.step = "applicant"; S.fingerPos = 0; S.fingerResult = null;
+  for (const u of Object.values(S.fingerImgs)) URL.revokeObjectURL(u);
+  S.fingerImgs = {}; S.bestImgs = {}; S.face.result = null; S.card = null; S.packet = null; S.error = null; S.notice = null;
+  S.form["applicant"] = "";
+}
+
+const act = {
+  async start() {
+    const ref = (S.form["applicant"] || "").trim();
+    if (!ref) { document.getElementById("applicant")?.focus(); return; }
+    try {
+      S.session = await run(t("applicant.start"), "session.start", { applicant: ref, operator: (S.user && S.user.name) || "" });
+      S.step = "face";
+      renderAll();
+    } catch { /* shown */ }
+  },
+  async resume(el) {
+    try {
+      S.session = await run(t("applicant.resume"), "session.get", { session: el.dataset.id });
+      S.step = S.session.state === "review" ? "review" : "face";
+      renderAll();
+    } catch { /* shown */ }
+  },
+  async faceCapture(el) {
+    const payload = { session: S.session.id };
+    if (el && el.dataset.manual) payload.manual = true;
+    try {
+      const r = await run(t("face.capture"), "session.face.capture", payload);
+      S.face.result = r;
+      if (r.summary) S.session = r.summary;
+      else if (r.session && typeof r.session === "object") S.session = r.session;
+      renderMain();
+    } catch { /* shown */ }
+  },
+  selectFinger(el) {
+    S.fingerPos = +el.dataset.pos; S.fingerResult = null; S.error = null;
+    renderMain();
+  },
+  async fingerCapture() {
+    const pos = currentFinger();
+    if (!pos) return;
+    try {
+      const r = await run(t("fingers.place", { finger: fingerName(pos) }), "session.finger.capture", { session: S.session.id, position: pos });
+      S.fingerResult = r;
+      if (r.kept && S.fingerImgs[pos]) S.bestImgs[pos] = S.fingerImgs[pos];
+      if (r.summary) S.session = r.summary;
+      if (r.done) S.fingerPos = S.session.next_finger || pos;
+      renderMain();
+    } catch { /* shown */ }
+  },
+  exceptOpen() {
+    const d = document.getElementById("except-dialog");
+    if (d && !d.open) { d.showModal(); document.getElementById("except-kind").focus(); }
+  },
+  exceptCancel() { document.getElementById("except-dialog")?.close(); },
+  async exceptSave(el, ev) {
+    ev && ev.preventDefault();
+    const pos = currentFinger();
+    const kind = document.getElementById("except-kind").value;
+    const why = document.getElementById("except-reason").value.trim();
+    if (!why) { document.getElementById("except-reason").focus(); return; }
+    document.getElementById("except-dialog").close();
+    try {
+      S.session = await run(t("fingers.except"), "session.finger.except", { session: S.session.id, position: pos, kind, reason: why });
+      S.fingerResult = null;
+      S.fingerPos = S.session.next_finger || pos;
+      renderMain();
+    } catch { /* shown */ }
+  },
+  async exceptClear() {
+    const pos = currentFinger();
+    try {
+      S.session = await run(t("fingers.clear"), "session.finger.clear", { session: S.session.id, position: pos });
+      renderMain();
+    } catch { /* shown */ }
+  },
+  async cardRead() {
+    const p = { session: S.session.id };
+    if (S.form["card-can"]) p.can = S.form["card-can"].trim();
+    else { p.document = (S.form["card-document"] || "").trim(); p.birth = (S.form["card-birth"] || "").trim(); p.expiry = (S.form["card-expiry"] || "").trim(); }
+    try {
+      S.card = await run(t("card.reading"), "session.card", p);
+      if (S.card.summary) S.session = S.card.summary;
+      renderMain();
+    } catch { /* shown */ }
+  },
+  async cardWrite() {
+    const f = (k) => (S.form[k] || "").trim();
+    const p = { session: S.session.id, can: f("card-can"), mrz: {
+      format: "TD1", document_code: "ID", issuing_state: "VNM", nationality: "VNM",
+      document_number: f("card-document").toUpperCase(), birth_date: f("card-birth"), expiry_date: f("card-expiry"),
+      sex: f("card-sex") || "<", primary_name: f("card-surname").toUpperCase(), secondary_name: f("card-given").toUpperCase(), optional1: f("card-optional"),
+    } };
+    try {
+      S.card = await run(t("card.personalize"), "session.card.personalize", p);
+      if (S.card.summary) S.session = S.card.summary;
+      renderMain();
+    } catch { /* shown */ }
+  },
+  goto(el) { go(el.dataset.step); },
+  next() {
+    const i = STEPS.indexOf(S.step);
+    if (i >= 0 && i < STEPS.length - 2) go(STEPS[i + 1]);
+  },
+  back() {
+    const i = STEPS.indexOf(S.step);
+    if (S.step === "review") { act.reviewBack(); return; }
+    if (i > 1 && S.step !== "done") go(STEPS[i - 1]);
+  },
+  async reviewBack() {
+    try {
+      if (S.session.state === "review") S.session = await run(t("review.back"), "session.back", { session: S.session.id });
+      S.step = "fingers";
+      renderAll();
+    } catch { /* shown */ }
+  },
+  async finalize() {
+    try {
+      const r = await run(t("review.finalizing"), "session.finalize", { session: S.session.id });
+      S.packet = r;
+      S.step = "done";
+      renderAll();
+    } catch { /* shown */ }
+  },
+  nextPerson() {
+    resetEnrollment();
+    renderAll();
+    document.getElementById("applicant")?.focus();
+  },
+  abandonOpen() {
+    const d = document.getElementById("abandon-dialog");
+    if (d && !d.open) { d.showModal(); document.getElementById("abandon-reason").focus(); }
+  },
+  abandonCancel() { document.getElementById("abandon-dialog")?.close(); },
+  async abandonSave(el, ev) {
+    ev && ev.preventDefault();
+    const why = document.getElementById("abandon-reason").value.trim();
+    if (!why) return;
+    document.getElementById("abandon-dialog").close();
+    try {
+      await run(t("abandon"), "session.abandon", { session: S.session.id, reason: why });
+      resetEnrollment();
+      renderAll();
+    } catch { /* shown */ }
+  },
+  lang() { setLang(S.lang === "vi" ? "en" : "vi"); },
+  mode(el) { S.mode = el.dataset.mode; renderAll(); },
+  logout() { doLogout(); },
+  async tech(el) {
+    const id = el.dataset.device, cmd = el.dataset.cmd;
+    const st = (S.tech[id] = { busy: cmd, start: Date.now(), result: null, error: null });
+    renderTech();
+    try {
+      st.result = await send(cmd, { device: id });
+    } catch (err) {
+      st.error = err;
+    }
+    st.busy = null;
+    renderTech();
+  },
+};
+
+async function go(step) {
+  if (!S.session) return;
+  if (step === "review") {
+    try {
+      if (S.session.state !== "review") S.session = await run(t("review.title"), "session.review", { session: S.session.id });
+    } catch {
+      S.step = "review"; // shows what is missing
+      renderAll();
+      return;
+    }
+  } else if (S.session.state === "review" && step !== "done") {
+    try { S.session = await run(t("review.back"), "session.back", { session: S.session.id }); } catch { return; }
+  }
+  S.step = step;
+  S.error = null;
+  renderAll();
+  const first = app().querySelector("main [autofocus], main button.primary");
+  if (first) first.focus();
+}
+
+function currentFinger() {
+  if (!S.session) return 0;
+  if (S.fingerPos) return S.fingerPos;
+  return S.session.next_finger || (S.session.fingers[0] && S.session.fingers[0].position) || 0;
+}
+
+// ---- rendering -----------------------------------------------------
+
+function renderAll() {
+  document.documentElement.lang = S.lang;
+  document.title = t("app.title") + (S.station ? " · " + S.station : "");
+  if (!S.auth) { app().innerHTML = ""; return; }
+  if (S.auth.auth_required && !S.auth.authenticated) { renderLogin(); return; }
+  app().innerHTML = `<header></header><div id="banner"></div><main id="main"></main><footer class="status" id="status" role="status"></footer>`;
+  renderHeader(); renderBanner(); renderMain(); renderStatus();
+}
+
+function renderHeader() {
+  const h = app().querySelector("header");
+  if (!h) return;
+  const tech = S.user && S.user.role === "technician";
+  h.innerHTML = `<h1>${esc(t("app.title"))}${S.station ? " · " + esc(S.station) : ""}</h1>
+    <button data-act="mode" data-mode="enroll" id="mode-enroll" aria-pressed="${S.mode === "enroll"}">${esc(t("mode.enroll"))}</button>
+    ${tech ? `<button data-act="mode" data-mode="tech" id="mode-tech" aria-pressed="${S.mode === "tech"}">${esc(t("mode.tech"))}</button>` : ""}
+    <button data-act="lang" id="lang" title="Alt+L" lang="${S.lang === "vi" ? "en" : "vi"}">${esc(t("lang.switch"))}</button>
+    <span>${esc(S.user && S.user.name ? S.user.name + " (" + S.user.role + ")" : "")}</span>
+    ${S.auth && S.auth.auth_required ? `<button data-act="logout" id="logout">${esc(t("logout"))}</button>` : ""}`;
+}
+
+function renderBanner() {
+  const b = document.getElementById("banner");
+  if (!b) return;
+  b.innerHTML = S.connected ? "" : `<div class="banner fail" role="alert">${esc(t("conn.lost"))}</div>`;
+}
+
+function renderLogin() {
+  const a = S.auth;
+  app().innerHTML = `<main><form class="card login" id="login-form">
+    <h1>${esc(t("login.title"))}</h1>
+    <p><button type="button" data-act="lang" id="lang">${esc(t("lang.switch"))}</button></p>
+    ${a.accounts ? `<label for="login-user">${esc(t("login.user"))}</label><input id="login-user" autocomplete="username" autofocus>
+    <label for="login-password">${esc(t("login.password"))}</label><input id="login-password" type="password" autocomplete="current-password">` : ""}
+    ${a.token_login ? `${a.accounts ? `<p class="muted">${esc(t("login.or_token"))}</p>` : ""}
+    <label for="login-token">${esc(t("login.token"))}</label><input id="login-token" type="password" autocomplete="off" ${a.accounts ? "" : "autofocus"}>` : ""}
+    ${S.error ? `<p class="error" role="alert">${esc(S.error.message)}</p>` : ""}
+    <div class="actions"><button class="primary" type="submit" id="login-submit">${esc(t("login.submit"))}</button></div>
+  </form></main>`;
+  restoreForm();
+  document.getElementById("login-form").addEventListener("submit", doLogin);
+  (document.querySelector("[autofocus]") || document.getElementById("login-submit")).focus();
+}
+
+function renderMain() {
+  const m = document.getElementById("main");
+  if (!m) return;
+  const focused = document.activeElement && document.activeElement.id;
+  if (S.mode === "tech") { m.innerHTML = techHTML(); }
+  else m.innerHTML = stepsHTML() + `<section class="card" id="step-${S.step}">${stepHTML()}</section>` + busyHTML() + errorHTML() + dialogsHTML() +
+    `<p class="muted"><kbd>${esc(t("keys.title"))}</kbd> ${esc(t("keys.help"))}</p>`;
+  restoreForm();
+  drawFace();
+  if (focused) { const el = document.getElementById(focused); if (el) el.focus(); }
+}
+
+function restoreForm() {
+  for (const [id, v] of Object.entries(S.form)) {
+    const el = document.getElementById(id);
+    if (el && "value" in el && el.type !== "checkbox") el.value = v;
+    if (el && el.type === "checkbox") el.checked = !!v;
+  }
+}
+
+function busyHTML() {
+  if (!S.busy) return "";
+  return `<div class="progress" role="progressbar" aria-busy="true" id="busy"><span class="spinner" aria-hidden="true"></span>
+    <span>${esc(S.busy.label)}</span> <span id="busy-secs">${esc(t("working", { s: Math.floor((Date.now() - S.busy.start) / 1000) }))}</span></div>`;
+}
+function errorHTML() {
+  return S.error ? `<p class="error" role="alert" id="error">${esc(errorText(S.error))}</p>` : "";
+}
+
+function stepsHTML() {
+  const cur = STEPS.indexOf(S.step);
+  return `<ol class="steps" aria-label="steps">${STEPS.map((s, i) =>
+    `<li class="${i === cur ? "current" : i < cur ? "done" : ""}" ${i === cur ? 'aria-current="step"' : ""}>${i + 1}. ${esc(t("step." + s))}</li>`).join("")}</ol>`;
+}
+
+function stepHTML() {
+  if (!S.session && S.step !== "applicant") S.step = "applicant";
+  switch (S.step) {
+    case "applicant": return applicantHTML();
+    case "face": return faceHTML();
+    case "fingers": return fingersHTML();
+    case "card": return cardHTML();
+    case "review": return reviewHTML();
+    case "done": return doneHTML();
+  }
+  return "";
+}
+
+function navHTML(nextLabel) {
+  return `<div class="actions">
+    <button data-act="back" id="back" title="B">${esc(t("back"))}</button>
+    <button data-act="next" class="primary" id="next" title="N">${esc(nextLabel || t("next"))}</button>
+    <button data-act="abandonOpen" id="abandon">${esc(t("abandon"))}</button></div>`;
+}
+
+function applicantHTML() {
+  const open = S.openSessions.filter((s) => s.state === "capturing" || s.state === "review");
+  return `<h2>${esc(t("applicant.title"))}</h2>
+    <form id="start-form"><label for="applicant">${esc(t("applicant.title"))}</label>
+    <input id="applicant" autofocus autocomplete="off" maxlength="64" pattern="[A-Za-z0-9._/\\-]+">
+    <p class="muted">${esc(t("applicant.help"))}</p>
+    <div class="actions"><button class="primary" type="submit" id="start" ${S.connected ? "" : "disabled"}>${esc(t("applicant.start"))}</button></div></form>
+    ${open.length ? `<h3>${esc(t("applicant.open"))}</h3><ul>${open.map((s) =>
+      `<li>${esc(s.applicant)} (${esc(s.state)}) <button data-act="resume" data-id="${esc(s.id)}">${esc(t("applicant.resume"))}</button></li>`).join("")}</ul>` : ""}`;
+}
+
+function faceHTML() {
+  const f = S.session.face;
+  const avail = S.commands.has("session.face.capture");
+  const res = S.face.result;
+  return `<h2>${esc(t("face.title"))}</h2>
+    ${!avail ? `<p class="warn badge" id="face-unavailable">${esc(t("face.unavailable"))}</p>` : `
+    <div class="row"><div><div class="preview" id="face-preview"><img id="face-img" alt="${esc(t("face.title"))}"><div class="box" id="face-box" hidden></div>
+      <p class="muted" id="face-wait" style="color:#ccc;padding:1rem">${esc(t("face.no_preview"))}</p></div></div>
+    <div><p class="instruction" id="face-instruction"></p><ul class="checks" id="face-checks"></ul></div></div>
+    <div class="actions"><button class="primary" data-act="faceCapture" id="face-capture" title="C">${esc(t("face.capture"))}</button>
+    <button data-act="faceCapture" data-manual="1" id="face-override">${esc(t("face.override"))}</button></div>`}
+    ${f ? `<p class="result pass badge" id="face-done">${esc(t("face.taken", { score: f.score }))}</p>` : ""}
+    ${res && res.reasons && res.reasons.length ? `<ul class="checks">${res.reasons.map((r) => `<li class="fail">${esc(reason(r.code || r))}</li>`).join("")}</ul>` : ""}
+    ${navHTML()}`;
+}
+
+function drawFace() {
+  const img = document.getElementById("face-img");
+  if (!img || !S.face.url) return;
+  img.src = S.face.url;
+  document.getElementById("face-wait")?.remove();
+  const m = S.face.meta || {};
+  const box = document.getElementById("face-box");
+  const allPass = (m.checks || []).every((c) => c.pass);
+  if (m.box && m.width && m.height && box) {
+    box.hidden = false;
+    box.className = "box" + (allPass ? "" : " bad");
+    box.style.left = (100 * m.box.x / m.width) + "%";
+    box.style.top = (100 * m.box.y / m.height) + "%";
+    box.style.width = (100 * m.box.w / m.width) + "%";
+    box.style.height = (100 * m.box.h / m.height) + "%";
+  } else if (box) box.hidden = true;
+  const ins = document.getElementById("face-instruction");
+  if (ins) ins.textContent = m.instruction ? reason(m.instruction) : "";
+  const ul = document.getElementById("face-checks");
+  if (ul) ul.innerHTML = (m.checks || []).map((c) =>
+    `<li class="${c.pass ? "pass" : "fail"}">${esc(c.pass ? t("pass") : t("fail"))}: ${esc(c.reason ? reason(c.reason) : c.name)}${c.score != null ? ` (${esc(c.score)})` : ""}</li>`).join("");
+}
+
+const HAND = { right: [1, 2, 3, 4, 5], left: [6, 7, 8, 9, 10] };
+const HEIGHT = { 1: "thumb", 2: "h2", 3: "h3", 4: "h4", 5: "h5", 6: "thumb", 7: "h2", 8: "h3", 9: "h4", 10: "h5" };
+
+function fingerState(f) {
+  if (!f) return { cls: "", mark: "", label: "" };
+  if (f.exception) return { cls: "exc", mark: "⊘", label: t("kind." + f.exception) };
+  if (f.done) return { cls: "ok", mark: "✔", label: f.score != null ? String(f.score) : "" };
+  if (f.attempts) return { cls: "low", mark: "▲", label: f.score != null ? String(f.score) : "" };
+  return { cls: "", mark: "○", label: "" };
+}
+
+function fingersHTML() {
+  const pos = currentFinger();
+  const byPos = Object.fromEntries(S.session.fingers.map((f) => [f.position, f]));
+  const hand = (name, list) => `<div class="hand"><h3>${esc(t("hand." + name))}</h3><div class="fingers">${
+    (name === "left" ? list.slice().reverse() : list).map((p) => {
+      const f = byPos[p];
+      if (!f) return `<div class="finger ${HEIGHT[p]}" aria-hidden="true" style="opacity:.3"></div>`;
+      const st = fingerState(f);
+      return `<button class="finger ${HEIGHT[p]} ${st.cls} ${p === pos ? "current" : ""}" data-act="selectFinger" data-pos="${p}" id="finger-${p}"
+        aria-pressed="${p === pos}" aria-label="${esc(fingerName(p))} ${esc(st.label)}"><span class="mark" aria-hidden="true">${st.mark}</span>${esc(fingerName(p))}<br><b>${esc(st.label)}</b></button>`;
+    }).join("")}</div></div>`;
+  const f = byPos[pos];
+  const r = S.fingerResult && S.fingerResult.position === pos ? S.fingerResult : null;
+  let result = "";
+  if (r) {
+    const ok = r.accepted && r.score >= r.threshold;
+    result = `<div class="result" id="finger-result"><span class="badge ${!r.accepted ? "fail" : ok ? "pass" : "warn"}">${esc(t("fingers.score"))} ${esc(r.score)}</span>
+      ${r.accepted ? `${esc(t("fingers.threshold"))}: ${esc(r.threshold)} · ${esc(t("fingers.attempts"))}: ${esc(r.attempts)} · ${esc(r.kept ? t("fingers.kept") : t("fingers.not_kept"))}` : esc(t("fingers.not_print"))}
+      ${r.accepted && !r.done ? `<p class="warn badge">${esc(t("fingers.retry"))}</p>` : ""}
+      <ul class="checks">${(r.reasons || []).map((x) => `<li class="fail">${esc(reason(x))}</li>`).join("")}</ul></div>`;
+  }
+  const allDone = S.session.fingers.every((x) => x.done);
+  return `<h2>${esc(t("fingers.title"))}</h2>
+    <div class="hands" role="group" aria-label="${esc(t("fingers.title"))}">${hand("left", HAND.left)}${hand("right", HAND.right)}</div>
+    <div class="row" style="margin-top:1rem"><div>
+      <p class="big" id="finger-current">${esc(fingerName(pos))}</p>
+      ${f ? `<p>${esc(t("fingers.attempts"))}: ${esc(f.attempts || 0)} · ${esc(t("fingers.threshold"))}: ${esc(f.threshold)}${f.score != null ? ` · ${esc(t("fingers.score"))}: ${esc(f.score)}` : ""}</p>` : ""}
+      ${f && f.exception ? `<p class="warn badge" id="finger-exception">⊘ ${esc(t("kind." + f.exception))}</p>` : ""}
+      ${result}
+      ${allDone ? `<p class="pass badge" id="fingers-done">${esc(t("fingers.all_done"))}</p>` : ""}
+      <div class="actions">
+        <button class="primary" data-act="fingerCapture" id="finger-capture" title="C" ${f && f.exception ? "disabled" : ""}>${esc(t("fingers.capture"))}</button>
+        ${f && f.exception ? `<button data-act="exceptClear" id="except-clear">${esc(t("fingers.clear"))}</button>`
+          : `<button data-act="exceptOpen" id="except-open" title="E">${esc(t("fingers.except"))}</button>`}
+      </div></div>
+      <div>${S.fingerImgs[pos] ? `<img id="finger-img" src="${S.fingerImgs[pos]}" alt="${esc(fingerName(pos))}" style="max-width:260px;border:1px solid #ccc;background:#fff">` : ""}</div></div>
+    ${navHTML()}`;
+}
+
+function cardRequired() {
+  const s = S.session;
+  return !!(s.card || (s.missing || []).some((m) => m.startsWith("chip card")));
+}
+
+function cardHTML() {
+  const s = S.session;
+  if (!cardRequired()) return `<h2>${esc(t("card.title"))}</h2><p id="card-none">${esc(t("card.none"))}</p>${navHTML()}`;
+  const field = (id, label, extra = "") => `<label for="${id}">${esc(t(label))}</label><input id="${id}" autocomplete="off" ${extra}>`;
+  const c = S.card || (s.card ? { ok: s.card.ok, detail: s.card.detail } : null);
+  return `<h2>${esc(t("card.title"))}</h2><p>${esc(t("card.insert"))}</p>
+    <div class="row"><div>${field("card-can", "card.can", 'inputmode="numeric" maxlength="6"')}</div>
+    <div>${field("card-document", "card.document")}${field("card-birth", "card.birth", 'maxlength="6"')}${field("card-expiry", "card.expiry", 'maxlength="6"')}</div>
+    ${S.commands.has("session.card.personalize") ? `<div><p class="muted">${esc(t("card.write_help"))}</p>${field("card-surname", "card.surname")}${field("card-given", "card.given")}
+    ${field("card-sex", "card.sex", 'maxlength="1"')}${field("card-optional", "card.cccd", 'inputmode="numeric" maxlength="12"')}</div>` : ""}</div>
+    <div class="actions"><button class="primary" data-act="cardRead" id="card-read">${esc(t("card.read"))}</button>
+    ${S.commands.has("session.card.personalize") ? `<button data-act="cardWrite" id="card-write">${esc(t("card.personalize"))}</button>` : ""}</div>
+    ${c ? `<p class="badge ${c.ok ? "pass" : "fail"}" id="card-result">${esc(c.ok ? t("card.ok") : t("card.failed"))}</p><p class="muted">${esc(c.detail || "")}</p>` : ""}
+    ${navHTML()}`;
+}
+
+function reviewHTML() {
+  const s = S.session;
+  const missing = s.missing || [];
+  const rows = s.fingers.map((f) => {
+    const st = fingerState(f);
+    const img = S.bestImgs[f.position] || S.fingerImgs[f.position];
+    return `<tr><td>${esc(fingerName(f.position))}</td><td><span class="badge ${f.exception ? "warn" : f.done ? "pass" : "fail"}">${esc(f.exception ? t("kind." + f.exception) : f.done ? t("pass") : t("fail"))}</span></td>
+      <td>${esc(st.label)}</td><td>${esc(f.attempts || 0)}</td><td>${img ? `<img src="${img}" alt="" style="height:70px">` : ""}</td></tr>`;
+  }).join("");
+  return `<h2>${esc(t("review.title"))}</h2>
+    <p>${esc(t("applicant.title"))}: <b id="review-applicant">${esc(s.applicant)}</b></p>
+    <p>${esc(t("review.portrait"))}: ${s.face ? `<span class="badge pass">${esc(t("fingers.score"))} ${esc(s.face.score)}</span>` : "—"}</p>
+    ${s.card ? `<p>${esc(t("review.card"))}: <span class="badge ${s.card.ok ? "pass" : "fail"}">${esc(s.card.ok ? t("card.ok") : t("card.failed"))}</span></p>` : ""}
+    <table><thead><tr><th>${esc(t("step.fingers"))}</th><th></th><th>${esc(t("fingers.score"))}</th><th>${esc(t("fingers.attempts"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>
+    ${missing.length ? `<div class="error" id="review-missing"><b>${esc(t("review.missing"))}:</b><ul>${missing.map((m) => `<li>${esc(m)}</li>`).join("")}</ul></div>` : ""}
+    <div class="actions"><button data-act="reviewBack" id="back" title="B">${esc(t("review.back"))}</button>
+    <button class="primary" data-act="finalize" id="finalize" ${s.state === "review" ? "" : "disabled"}>${esc(t("review.finalize"))}</button>
+    <button data-act="abandonOpen" id="abandon">${esc(t("abandon"))}</button></div>`;
+}
+
+function doneHTML() {
+  return `<h2 class="pass badge" id="saved">${esc(t("done.title"))}</h2>
+    <p>${esc(t("done.packet"))}: <code id="packet-id">${esc(S.packet && S.packet.packet_id)}</code></p>
+    <div class="actions"><button class="primary" data-act="nextPerson" id="next-person" autofocus title="Enter">${esc(t("done.next"))}</button></div>`;
+}
+
+function dialogsHTML() {
+  if (!S.session) return "";
+  return `<dialog id="except-dialog" aria-labelledby="except-title"><form id="except-form" method="dialog">
+      <h2 id="except-title">${esc(t("except.title"))}: ${esc(fingerName(currentFinger()))}</h2>
+      <label for="except-kind">${esc(t("except.kind"))}</label>
+      <select id="except-kind">${["amputated", "bandaged", "unable"].map((k) => `<option value="${k}">${esc(t("kind." + k))}</option>`).join("")}</select>
+      <label for="except-reason">${esc(t("except.reason"))}</label><input id="except-reason" required maxlength="200">
+      <div class="actions"><button type="button" data-act="exceptCancel">${esc(t("except.cancel"))}</button>
+      <button class="primary" type="submit" id="except-save">${esc(t("except.save"))}</button></div></form></dialog>
+    <dialog id="abandon-dialog"><form id="abandon-form" method="dialog"><label for="abandon-reason">${esc(t("abandon.reason"))}</label>
+      <input id="abandon-reason" required maxlength="200">
+      <div class="actions"><button type="button" data-act="abandonCancel">${esc(t("except.cancel"))}</button>
+      <button class="primary" type="submit" id="abandon-save">${esc(t("abandon"))}</button></div></form></dialog>`;
+}
+
+function stateBadge(state) {
+  const cls = state === "ready" ? "pass" : state === "busy" || state === "needs-calibration" ? "warn" : "fail";
+  return `<span class="badge ${cls}">${esc(t("state." + state))}</span>`;
+}
+
+function techHTML() {
+  const rows = [...S.devices.values()].map((d) => {
+    const i = d.info, c = S.counters.get(i.id) || { events: 0, errors: 0 };
+    const tr = S.tech[i.id] || {};
+    const btn = (cmd, label) => S.commands.has(cmd)
+      ? `<button data-act="tech" data-cmd="${cmd}" data-device="${esc(i.id)}" id="${cmd.replace(".", "-")}-${esc(i.id)}" ${tr.busy ? "disabled" : ""}>${esc(t(label))}</button>`
+      : `<button disabled title="${esc(t("tech.not_available"))}">${esc(t(label))}</button>`;
+    let out = "";
+    if (tr.busy) out = `<div class="progress"><span class="spinner"></span>${esc(t("tech.running"))}</div>`;
+    else if (tr.error) out = `<p class="error">${esc(tr.error.code === "unknown_type" ? t("tech.not_available") : errorText(tr.error))}</p>`;
+    else if (tr.result) out = `<pre>${esc(JSON.stringify(tr.result, null, 1))}</pre>`;
+    return `<tr id="dev-${esc(i.id)}"><td><b>${esc(i.id)}</b><br>${esc(i.kind)} · ${esc(i.driver)}</td>
+      <td>${esc([i.vendor, i.model].filter(Boolean).join(" "))}${i.serial ? "<br>S/N " + esc(i.serial) : ""}${i.firmware ? "<br>FW " + esc(i.firmware) : ""}${i.port ? "<br>" + esc(i.port) : ""}</td>
+      <td class="dev-state">${stateBadge(d.state)}<br><span class="muted">${esc(d.detail || "")}</span></td>
+      <td>${esc(c.events)} / ${esc(c.errors)}</td>
+      <td>${esc(c.lastError || "")}${c.lastErrorTime ? `<br><span class="muted">${esc(c.lastErrorTime.toLocaleTimeString(S.lang))}</span>` : ""}</td>
+      <td>${btn("device.selftest", "tech.selftest")} ${btn("device.calibrate", "tech.calibrate")}${!S.commands.has("device.selftest") && !S.commands.has("device.calibrate") ? `<br><span class="muted">${esc(t("tech.not_available"))}</span>` : ""}${out}</td></tr>`;
+  }).join("");
+  return `<section class="card" id="tech"><h2>${esc(t("tech.title"))}</h2>
+    ${S.devices.size ? `<table><thead><tr><th>${esc(t("tech.id"))}</th><th>${esc(t("tech.identity"))}</th><th>${esc(t("tech.state"))}</th><th>${esc(t("tech.counters"))}</th><th>${esc(t("tech.last_error"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
+      : `<p>${esc(t("tech.none"))}</p>`}</section>`;
+}
+
+function renderTech() { if (S.mode === "tech") renderMain(); }
+
+function renderStatus() {
+  const el = document.getElementById("status");
+  if (!el) return;
+  const devs = [...S.devices.values()].map((d) =>
+    `<span class="dev" id="status-dev-${esc(d.info.id)}" data-state="${esc(d.state)}">${esc(d.info.id)} ${stateBadge(d.state)}</span>`).join("");
+  const ob = S.outbox;
+  const lastAck = ob && ob.last_ack && !ob.last_ack.startsWith("0001") ? new Date(ob.last_ack) : null;
+  const last = [lastAck, S.uplink.lastSync].filter(Boolean).sort((a, b) => b - a)[0];
+  el.innerHTML = `<span>${esc(t("status.devices"))}: ${devs || "—"}</span>
+    <span id="status-outbox">${esc(t("status.outbox"))}: ${ob ? esc(t("status.waiting", { n: ob.depth })) : "—"}</span>
+    <span id="status-uplink">${esc(t("status.uplink"))}: ${esc(S.uplink.state ? t("uplink." + S.uplink.state) : t("uplink.unknown"))}</span>
+    <span id="status-sync">${esc(t("status.last_sync"))}: ${last ? esc(last.toLocaleString(S.lang)) : esc(t("status.never"))}</span>
+    <span id="status-conn">${S.connected ? esc(t("conn.ok")) : ""}</span>`;
+}
+
+// ---- input -----------------------------------------------------------
+
+document.addEventListener("input", (ev) => {
+  if (ev.target.id) S.form[ev.target.id] = ev.target.type === "checkbox" ? ev.target.checked : ev.target.value;
+});
+
+document.addEventListener("click", (ev) => {
+  const el = ev.target.closest("[data-act]");
+  if (!el || el.disabled) return;
+  const fn = act[el.dataset.act];
+  if (fn) { ev.preventDefault(); fn(el, ev); }
+});
+
+document.addEventListener("submit", (ev) => {
+  switch (ev.target.id) {
+    case "start-form": ev.preventDefault(); act.start(); break;
+    case "except-form": ev.preventDefault(); act.exceptSave(null, ev); break;
+    case "abandon-form": ev.preventDefault(); act.abandonSave(null, ev); break;
+  }
+});
+
+document.addEventListener("keydown", (ev) => {
+  if (ev.altKey && (ev.key === "l" || ev.key === "L")) { ev.preventDefault(); act.lang(); return; }
+  if (ev.altKey && (ev.key === "t" || ev.key === "T") && S.user && S.user.role === "technician") {
+    ev.preventDefault(); S.mode = S.mode === "tech" ? "enroll" : "tech"; renderAll(); return;
+  }
+  const tag = (ev.target.tagName || "").toLowerCase();
+  if (ev.ctrlKey || ev.altKey || ev.metaKey || tag === "input" || tag === "textarea" || tag === "select") return;
+  if (document.querySelector("dialog[open]") || S.busy || S.mode !== "enroll") return;
+  const k = ev.key.toLowerCase();
+  if (S.step === "done" && (k === "enter" || k === "n")) { ev.preventDefault(); act.nextPerson(); return; }
+  if (!S.session) return;
+  if (k === "c") {
+    if (S.step === "fingers") { ev.preventDefault(); act.fingerCapture(); }
+    if (S.step === "face" && S.commands.has("session.face.capture")) { ev.preventDefault(); act.faceCapture(null); }
+  } else if (k === "e" && S.step === "fingers") { ev.preventDefault(); act.exceptOpen(); }
+  else if (k === "n" && S.step !== "review") { ev.preventDefault(); act.next(); }
+  else if (k === "b") { ev.preventDefault(); act.back(); }
+  else if (S.step === "fingers" && /^[0-9]$/.test(k)) {
+    // 1-9 and 0 pick finger positions 1-10 (ISO/IEC 19794-4 codes).
+    const pos = k === "0" ? 10 : +k;
+    if (S.session.fingers.some((f) => f.position === pos)) { ev.preventDefault(); S.fingerPos = pos; S.fingerResult = null; renderMain(); }
+  }
+});
+
+// ---- start -----------------------------------------------------------
+
+(async function main() {
+  S.dict = await (await fetch("i18n.json")).json();
+  document.documentElement.lang = S.lang;
+  const a = await whoami();
+  renderAll();
+  if (!a.auth_required || a.authenticated) connect();
+})();
