@@ -5,5 +5,6 @@ package main
 import (
 	_ "github.com/openenroll/stationd/devices/camera"
 	_ "github.com/openenroll/stationd/devices/fingerprint/zfm"
+	_ "github.com/openenroll/stationd/devices/hid"
 	_ "github.com/openenroll/stationd/devices/smartcard"
 )

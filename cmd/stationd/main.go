@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer st.close()
 
 	srv := api.New(api.Options{Registry: reg, Logger: log.With("part", "api"), StationID: cfg.Station.ID,
-		Bus: st.bus, Commands: st.ctl.Commands()})
+		Bus: st.bus, Commands: st.commands()})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		reg.Close()

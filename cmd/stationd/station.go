@@ -15,11 +15,13 @@ import (
 	"github.com/openenroll/stationd/devices"
 	"github.com/openenroll/stationd/devices/smartcard/emrtd"
 	"github.com/openenroll/stationd/devices/smartcard/lds"
+	"github.com/openenroll/stationd/station/api"
 	"github.com/openenroll/stationd/station/bus"
 	"github.com/openenroll/stationd/station/config"
 	"github.com/openenroll/stationd/station/enroll"
 	"github.com/openenroll/stationd/station/outbox"
 	"github.com/openenroll/stationd/station/session"
+	"github.com/openenroll/stationd/station/tech"
 	"github.com/openenroll/stationd/station/uplink"
 )
 
@@ -30,6 +32,7 @@ type station struct {
 	ob       *outbox.Outbox
 	sessions *session.Manager
 	ctl      *enroll.Controller
+	tech     *tech.Service
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -48,6 +51,12 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	st := &station{bus: bus.New(), ob: ob}
+	st.tech, err = tech.New(tech.Options{Registry: reg, Bus: st.bus,
+		Dir: filepath.Join(cfg.Station.DataDir, "devices"), Logger: log.With("part", "tech")})
+	if err != nil {
+		ob.Close()
+		return nil, fmt.Errorf("technician console: %w", err)
+	}
 	var fin session.Finalizer
 	if cfg.Packet.SigningKey != "" && cfg.Packet.CentralPublicKey != "" {
 		popts, err := cfg.PacketConfig().Options()
@@ -86,12 +95,17 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 			return nil, fmt.Errorf("[card] ds_cert/ds_key: %w", err)
 		}
 	}
-	st.ctl = enroll.New(enroll.Options{CSCAs: cscas, DocumentSigner: ds, Registry: reg, Sessions: st.sessions, Bus: st.bus, Outbox: ob,
+	st.ctl = enroll.New(enroll.Options{CSCAs: cscas, DocumentSigner: ds, Calibration: st.tech.Calibration, DeviceBusy: func(id string) bool { _, busy := st.tech.Running(id); return busy }, Registry: reg, Sessions: st.sessions, Bus: st.bus, Outbox: ob,
 		StationID: cfg.Station.ID, Policy: cfg.Session.Policy(), FingerTimeout: cfg.Session.FingerTimeout.Duration,
 		MinPacketRoom: 4 << 20, Logger: log.With("part", "enroll")})
 
 	rctx, cancel := context.WithCancel(context.Background())
 	st.cancel = cancel
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		st.ctl.Run(rctx)
+	}()
 	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()
@@ -177,6 +191,15 @@ func uplinkConfig(cfg *config.Config, st *station, log *slog.Logger) (uplink.Cli
 		uc.TLS = tc
 	}
 	return uc, nil
+}
+
+// commands are every websocket command the station answers.
+func (st *station) commands() map[string]api.CommandFunc {
+	cmds := st.ctl.Commands()
+	for k, f := range st.tech.Commands() {
+		cmds[k] = f
+	}
+	return cmds
 }
 
 // close stops the uplink and the purger and closes the outbox. Sessions

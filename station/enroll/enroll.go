@@ -22,6 +22,7 @@ import (
 	"github.com/openenroll/stationd/capture/finger"
 	"github.com/openenroll/stationd/devices"
 	"github.com/openenroll/stationd/devices/fingerprint"
+	"github.com/openenroll/stationd/devices/hid"
 	"github.com/openenroll/stationd/devices/smartcard/lds"
 	"github.com/openenroll/stationd/station/api"
 	"github.com/openenroll/stationd/station/bus"
@@ -50,8 +51,12 @@ type Options struct {
 	// DocumentSigner signs EF.SOD when the station personalizes cards.
 	DocumentSigner *lds.Signer
 	// Face tunes the portrait step.
-	Face   FaceOptions
-	Logger *slog.Logger
+	Face FaceOptions
+	// Calibration tells a device's calibration state for the manifest;
+	// DeviceBusy whether a technician's test is running on it.
+	Calibration func(id string) (string, time.Time)
+	DeviceBusy  func(id string) bool
+	Logger      *slog.Logger
 }
 
 // Controller runs captures for sessions.
@@ -192,6 +197,7 @@ func (c *Controller) Commands() map[string]api.CommandFunc {
 		"session.back":             c.simple((*session.Manager).BackToCapture),
 		"session.finalize":         c.cmdFinalize,
 		"session.face.capture":     c.cmdCaptureFace,
+		"session.slap.capture":     c.cmdCaptureSlap,
 		"session.card":             c.cmdCard,
 		"session.card.personalize": c.cmdPersonalize,
 		"session.abandon":          c.cmdAbandon,
@@ -373,6 +379,9 @@ func (c *Controller) publishOutbox() {
 // claim marks a device busy with one capture; a second capture on the same
 // device is refused rather than interleaved.
 func (c *Controller) claim(id, what string) error {
+	if c.opts.DeviceBusy != nil && c.opts.DeviceBusy(id) {
+		return fail("device_busy", "%s is being tested by a technician; wait for the test to end", id)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cur, ok := c.busy[id]; ok {
@@ -416,9 +425,13 @@ func findDevice[T any](reg *devices.Registry, id string, kind devices.Kind) (T, 
 	return zero, devices.Info{}, fail("device_unavailable", "no %s is connected: check its cable, then see the device list", kind)
 }
 
-func use(info devices.Info) *session.DeviceUse {
-	return &session.DeviceUse{Kind: string(info.Kind), Driver: info.Driver, Vendor: info.Vendor, Model: info.Model,
+func (c *Controller) use(info devices.Info) *session.DeviceUse {
+	u := &session.DeviceUse{Kind: string(info.Kind), Driver: info.Driver, Vendor: info.Vendor, Model: info.Model,
 		Serial: info.Serial, Firmware: info.Firmware}
+	if c.opts.Calibration != nil {
+		u.Calibration, u.CalibratedAt = c.opts.Calibration(info.ID)
+	}
+	return u
 }
 
 // FingerResult is the reply to session.finger.capture.
@@ -475,10 +488,12 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 		return nil, fail("finger_not_lifted", "lift the finger from the scanner, then try again")
 	}
 	sc.SetLED(ctx, fingerprint.LED{Mode: fingerprint.LEDBreathing, Color: fingerprint.LEDBlue})
+	c.setLight(hid.PatternPlaceFingers)
 	c.publish("capture.finger.waiting", map[string]any{"session": sid, "position": pos, "name": session.FingerName(pos), "device": info.ID})
 	img, err := sc.Capture(ctx, fingerprint.CaptureOptions{Timeout: c.opts.FingerTimeout, Position: pos})
 	if err != nil {
 		sc.SetLED(context.WithoutCancel(ctx), fingerprint.LED{Mode: fingerprint.LEDFlashing, Color: fingerprint.LEDRed, Count: 3})
+		c.setLight(hid.PatternTryAgain)
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
@@ -510,13 +525,14 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 	if !q.Fingerprint {
 		// Not recorded: an image of nothing (or of a glove) is not an attempt.
 		sc.SetLED(context.WithoutCancel(ctx), fingerprint.LED{Mode: fingerprint.LEDFlashing, Color: fingerprint.LEDRed, Count: 3})
+		c.setLight(hid.PatternTryAgain)
 		res.Summary = s.Summary()
 		c.publish("capture.finger.result", res)
 		return res, nil
 	}
 	before := s.Fingers[pos]
 	ns, err := c.opts.Sessions.AddFingerAttempt(sid, pos, session.Capture{Data: pngData, Format: "png",
-		Width: b.Dx(), Height: b.Dy(), PPI: img.PPI, Score: q.Score, Reasons: reasons, Device: info.ID, DeviceUse: use(info)})
+		Width: b.Dx(), Height: b.Dy(), PPI: img.PPI, Score: q.Score, Reasons: reasons, Device: info.ID, DeviceUse: c.use(info)})
 	if err != nil {
 		return nil, coded(err)
 	}
@@ -527,10 +543,11 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 	res.Threshold = thresholdOf(ns.Policy, pos)
 	res.Done = ns.FingerDone(pos)
 	res.Summary = ns.Summary()
-	color := fingerprint.LEDGreen
+	color, light := fingerprint.LEDGreen, hid.PatternDone
 	if q.Score < res.Threshold {
-		color = fingerprint.LEDYellow
+		color, light = fingerprint.LEDYellow, hid.PatternTryAgain
 	}
+	c.setLight(light)
 	sc.SetLED(context.WithoutCancel(ctx), fingerprint.LED{Mode: fingerprint.LEDOn, Color: color})
 	c.publish("capture.finger.result", res)
 	return res, nil

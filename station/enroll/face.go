@@ -168,7 +168,7 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 		reasons = append(reasons, r.Code)
 	}
 	ns, err := c.opts.Sessions.SetFace(sid, session.Capture{Data: jpg, Format: "jpeg", Width: crop.Cols(), Height: crop.Rows(),
-		Score: kept.Result.Score, Reasons: reasons, Device: info.ID, DeviceUse: use(info)})
+		Score: kept.Result.Score, Reasons: reasons, Device: info.ID, DeviceUse: c.use(info)})
 	if err != nil {
 		return nil, coded(err)
 	}

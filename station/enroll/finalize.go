@@ -103,7 +103,7 @@ func Enrollment(s *session.Session, read func(string) ([]byte, error)) (*packet.
 		e.Devices = append(e.Devices, packet.DeviceInfo{
 			Info: devices.Info{ID: id, Kind: devices.Kind(d.Kind), Driver: d.Driver, Vendor: d.Vendor,
 				Model: d.Model, Serial: d.Serial, Firmware: d.Firmware},
-			Calibration: d.Calibration,
+			Calibration: d.Calibration, CalibratedAt: d.CalibratedAt,
 		})
 	}
 	return e, nil

@@ -229,7 +229,11 @@ type Session struct {
 // DeviceUse records which device took part, for the packet's manifest.
 type DeviceUse struct {
 	Kind, Driver, Vendor, Model, Serial, Firmware string
-	Calibration                                   string `json:",omitempty"`
+	// Calibration is the device's calibration state when it was used
+	// ("ok", "failed", "needs-calibration", "not-applicable") and when the
+	// calibration was done.
+	Calibration  string    `json:",omitempty"`
+	CalibratedAt time.Time `json:",omitzero"`
 }
 
 // Error is a transition the session refuses, in words for the officer.

@@ -37,6 +37,7 @@ type Rig struct {
 	ZFMPort     string // the simulated scanner's port (a symlink to a pty)
 	ZFMControl  string // its control socket
 	CameraURL   string // the simulated camera's MJPEG stream
+	HIDDir      string // the simulated HID devices' socket directory
 	StationAddr string // 127.0.0.1:N of stationd's API
 	ConfigPath  string
 
@@ -51,6 +52,24 @@ type Proc struct {
 	Done chan struct{}
 	Err  error
 	Log  string
+
+	stdin io.WriteCloser
+	mu    sync.Mutex
+	lines []string // the latest stdout lines
+}
+
+// Send writes one line to the process's standard input (the simulators'
+// control commands).
+func (p *Proc) Send(line string) error {
+	_, err := io.WriteString(p.stdin, line+"\n")
+	return err
+}
+
+// Lines returns the latest lines the process wrote to its standard output.
+func (p *Proc) Lines() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.lines...)
 }
 
 // New prepares a rig in dir using the binaries in bin.
@@ -87,6 +106,11 @@ func (r *Rig) Start(ctx context.Context, name string, ready *regexp.Regexp, prog
 		logf.Close()
 		return nil, nil, err
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		logf.Close()
+		return nil, nil, err
+	}
 	// Own process group: a Ctrl-C in the terminal reaches simstation, which
 	// then stops these in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -94,7 +118,7 @@ func (r *Rig) Start(ctx context.Context, name string, ready *regexp.Regexp, prog
 		logf.Close()
 		return nil, nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &Proc{Name: name, Cmd: cmd, Done: make(chan struct{}), Log: logPath}
+	p := &Proc{Name: name, Cmd: cmd, Done: make(chan struct{}), Log: logPath, stdin: stdin}
 	r.mu.Lock()
 	r.procs = append(r.procs, p)
 	r.mu.Unlock()
@@ -105,6 +129,12 @@ func (r *Rig) Start(ctx context.Context, name string, ready *regexp.Regexp, prog
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(logf, line)
+			p.mu.Lock()
+			if len(p.lines) >= 200 {
+				p.lines = p.lines[1:]
+			}
+			p.lines = append(p.lines, line)
+			p.mu.Unlock()
 			if !sent && ready != nil {
 				if m := ready.FindStringSubmatch(line); m != nil {
 					found <- m
@@ -306,6 +336,21 @@ func (r *Rig) StartCamera(ctx context.Context, portrait, script string, extra ..
 	return p, nil
 }
 
+var hidDirLine = regexp.MustCompile(`^socket_dir: (\S+)`)
+
+// StartHID runs the simulated slap scanner, foot pedal and status light on
+// the virtual HID transport; control them with Proc.Send (see fwsim hid).
+func (r *Rig) StartHID(ctx context.Context, extra ...string) (*Proc, error) {
+	dir := filepath.Join(r.Dir, "hid")
+	args := append([]string{"hid", "-dir", dir}, extra...)
+	p, m, err := r.Start(ctx, "fwsim-hid", hidDirLine, filepath.Join(r.Bin, "fwsim"), args...)
+	if err != nil {
+		return p, err
+	}
+	r.HIDDir = m[1]
+	return p, nil
+}
+
 var vpcdLine = regexp.MustCompile(`^vpcd: (\S+)`)
 
 // StartCard runs the simulated chip card behind vpcd (pcscd must be
@@ -353,6 +398,11 @@ func (r *Rig) WriteConfig(c Config) (string, error) {
 	}
 	if r.CameraURL != "" {
 		fmt.Fprintf(&b, "[[device]]\nid = \"camera\"\ndriver = \"opencv\"\nport = %q\n\n", r.CameraURL)
+	}
+	if r.HIDDir != "" {
+		for _, d := range [][2]string{{"slap-scanner", "hid-slap"}, {"pedal", "hid-pedal"}, {"status-light", "hid-light"}} {
+			fmt.Fprintf(&b, "[[device]]\nid = %q\ndriver = %q\n[device.options]\ntransport = \"virtual\"\nsocket_dir = %q\n\n", d[0], d[1], r.HIDDir)
+		}
 	}
 	if r.ZFMPort != "" {
 		fmt.Fprintf(&b, "[[device]]\nid = \"finger-scanner\"\ndriver = \"zfm\"\nport = %q\n\n", r.ZFMPort)

@@ -1,0 +1,282 @@
+package enroll
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/openenroll/stationd/capture/finger"
+	"github.com/openenroll/stationd/devices"
+	"github.com/openenroll/stationd/devices/hid"
+	"github.com/openenroll/stationd/station/session"
+)
+
+// Run watches the booth's foot pedals until ctx ends: a press captures the
+// open session's next finger, so the officer can keep both hands guiding
+// the applicant's. Close also stops it.
+func (c *Controller) Run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.ctx.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	sub := c.opts.Registry.Subscribe(0)
+	defer sub.Close()
+	for _, st := range c.opts.Registry.Snapshot() {
+		c.watchPedal(ctx, st.Info.ID)
+	}
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		if ev.Type == devices.EventAdded && ev.Device.Kind == devices.KindPedal {
+			c.watchPedal(ctx, ev.Device.ID)
+		}
+	}
+}
+
+// watchPedal follows one pedal's presses until it is closed (unplugged: the
+// registry opens a new one, which Run picks up again).
+func (c *Controller) watchPedal(ctx context.Context, id string) {
+	d, ok := c.opts.Registry.Get(id)
+	if !ok {
+		return
+	}
+	p, ok := d.(*hid.Pedal)
+	if !ok {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-p.Events():
+				if !ok {
+					return
+				}
+				if ev.Pressed {
+					c.pedalPressed(ctx, id)
+				}
+			}
+		}
+	}()
+}
+
+// pedalPressed captures the next finger of the session being captured.
+func (c *Controller) pedalPressed(ctx context.Context, pedal string) {
+	var open *session.Session
+	for _, s := range c.opts.Sessions.List() {
+		if s.State == session.Capturing {
+			open = s // the newest open one
+		}
+	}
+	if open == nil || open.NextFinger() == 0 {
+		c.publish("pedal.pressed", map[string]any{"device": pedal, "action": "none"})
+		return
+	}
+	pos := open.NextFinger()
+	c.publish("pedal.pressed", map[string]any{"device": pedal, "action": "capture", "session": open.ID, "position": pos})
+	// The capture runs beside the pedal loop so a second press is not
+	// queued behind a finger wait (it is refused as device_busy instead).
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if _, err := c.CaptureFinger(ctx, open.ID, pos, ""); err != nil {
+			c.publish("capture.finger.error", map[string]any{"session": open.ID, "position": pos, "error": err.Error()})
+		}
+	}()
+}
+
+// setLight tells the applicant what to do on every status light, in the
+// background and without waiting: a light is never worth delaying a capture.
+func (c *Controller) setLight(p hid.Pattern) {
+	for _, st := range c.opts.Registry.Snapshot() {
+		if st.Info.Kind != devices.KindLight {
+			continue
+		}
+		d, ok := c.opts.Registry.Get(st.Info.ID)
+		if !ok {
+			continue
+		}
+		lt, ok := d.(*hid.Light)
+		if !ok {
+			continue
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+			defer cancel()
+			if err := lt.Set(ctx, p); err != nil {
+				c.log.Debug("status light", "device", st.Info.ID, "err", err)
+			}
+		}()
+	}
+}
+
+// SlapResult is the reply to session.slap.capture.
+type SlapResult struct {
+	Session   string              `json:"session"`
+	Slap      string              `json:"slap"`
+	WrongHand bool                `json:"wrong_hand"`
+	Missing   []int               `json:"missing,omitempty"`
+	Reasons   []string            `json:"reasons,omitempty"`
+	Fingers   []SlapFingerOutcome `json:"fingers"`
+	Recorded  bool                `json:"recorded"` // attempts added to the session
+	Summary   map[string]any      `json:"summary"`
+}
+
+// SlapFingerOutcome is one segmented finger of a slap.
+type SlapFingerOutcome struct {
+	Position int      `json:"position"`
+	Name     string   `json:"name"`
+	Score    int      `json:"score"`
+	Reasons  []string `json:"reasons,omitempty"`
+	Kept     bool     `json:"kept"`
+}
+
+var slapKinds = map[string]struct {
+	hid       hid.SlapKind
+	seg       finger.SlapKind
+	positions []int
+	bits      []uint8
+}{
+	"right":  {hid.RightFour, finger.SlapRightFour, []int{2, 3, 4, 5}, []uint8{hid.FingerIndex, hid.FingerMiddle, hid.FingerRing, hid.FingerLittle}},
+	"left":   {hid.LeftFour, finger.SlapLeftFour, []int{7, 8, 9, 10}, []uint8{hid.FingerIndex, hid.FingerMiddle, hid.FingerRing, hid.FingerLittle}},
+	"thumbs": {hid.TwoThumbs, finger.SlapTwoThumbs, []int{1, 6}, []uint8{hid.ThumbRight, hid.ThumbLeft}},
+}
+
+func (c *Controller) cmdCaptureSlap(ctx context.Context, p json.RawMessage) (any, error) {
+	in, err := decode[struct {
+		Session string `json:"session"`
+		Slap    string `json:"slap"` // right, left, thumbs
+		Device  string `json:"device"`
+		Manual  bool   `json:"manual"` // wait for the pedal instead of capturing when still
+	}](p)
+	if err != nil {
+		return nil, err
+	}
+	return c.CaptureSlap(ctx, in.Session, in.Slap, in.Device, in.Manual)
+}
+
+// CaptureSlap takes one slap (four fingers or two thumbs) on a slap
+// scanner, segments it, scores each fingertip and records each as an
+// attempt of its finger, unless the fingers are of the wrong hand.
+func (c *Controller) CaptureSlap(ctx context.Context, sid, which, deviceID string, manual bool) (*SlapResult, error) {
+	k, ok := slapKinds[which]
+	if !ok {
+		return nil, fail("bad_request", "slap %q: use right, left or thumbs", which)
+	}
+	s, err := c.opts.Sessions.Get(sid)
+	if err != nil {
+		return nil, coded(err)
+	}
+	if s.State != session.Capturing {
+		return nil, fail("refused", "session is %s, not capturing", s.State)
+	}
+	// Expect the fingers the session still needs and has not excused.
+	var expected []int
+	var bits uint8
+	for i, pos := range k.positions {
+		if !slices.Contains(s.Policy.FingerOrder, pos) {
+			continue
+		}
+		if f := s.Fingers[pos]; f != nil && f.Exception != nil {
+			continue
+		}
+		expected = append(expected, pos)
+		bits |= k.bits[i]
+	}
+	if len(expected) == 0 {
+		return nil, fail("refused", "no finger of this slap is to be captured in this session")
+	}
+	sc, info, err := findDevice[*hid.Slap](c.opts.Registry, deviceID, devices.KindSlap)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.claim(info.ID, "taking a slap"); err != nil {
+		return nil, err
+	}
+	defer c.release(info.ID)
+	c.setLight(hid.PatternPlaceFingers)
+	c.publish("capture.slap.waiting", map[string]any{"session": sid, "slap": which, "expected": expected, "device": info.ID})
+	img, err := sc.Capture(ctx, hid.SlapRequest{Kind: k.hid, Expected: bits, Manual: manual, Timeout: c.opts.FingerTimeout})
+	if err != nil {
+		c.setLight(hid.PatternTryAgain)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fail("capture_failed", "slap scanner %s: %v", info.ID, err)
+	}
+	seg, err := finger.SegmentSlap(img.Gray, img.PPI, k.seg, finger.SlapOptions{Expected: expected})
+	if err != nil {
+		c.setLight(hid.PatternTryAgain)
+		return nil, fail("capture_failed", "segmenting the slap: %v", err)
+	}
+	res := &SlapResult{Session: sid, Slap: which, WrongHand: seg.WrongHand, Missing: seg.Missing, Reasons: seg.Reasons}
+	if seg.WrongHand {
+		// Never record a left hand as the right one.
+		c.setLight(hid.PatternTryAgain)
+		res.Reasons = append(res.Reasons, fmt.Sprintf("these fingers are of the other hand: place the %s", slapName(which)))
+		res.Summary = s.Summary()
+		c.publish("capture.slap.result", res)
+		return res, nil
+	}
+	ns := s
+	for _, f := range seg.Fingers {
+		if !slices.Contains(expected, f.Position) || f.Image == nil {
+			continue
+		}
+		out := SlapFingerOutcome{Position: f.Position, Name: session.FingerName(f.Position), Score: f.Quality.Score}
+		for _, r := range f.Quality.Reasons {
+			out.Reasons = append(out.Reasons, string(r))
+		}
+		if f.Quality.Fingerprint {
+			pngData, err := encodePNG(f.Image)
+			if err != nil {
+				return nil, err
+			}
+			b := f.Image.Bounds()
+			before := ns.Fingers[f.Position]
+			next, err := c.opts.Sessions.AddFingerAttempt(sid, f.Position, session.Capture{Data: pngData, Format: "png",
+				Width: b.Dx(), Height: b.Dy(), PPI: img.PPI, Score: f.Quality.Score, Reasons: out.Reasons,
+				Device: info.ID, DeviceUse: c.use(info)})
+			if err != nil {
+				out.Reasons = append(out.Reasons, err.Error())
+			} else {
+				ns = next
+				res.Recorded = true
+				out.Kept = before == nil || before.Best == nil || f.Quality.Score > before.Best.Score
+			}
+		}
+		res.Fingers = append(res.Fingers, out)
+	}
+	res.Summary = ns.Summary()
+	if len(res.Missing) == 0 && res.Recorded {
+		c.setLight(hid.PatternDone)
+	} else {
+		c.setLight(hid.PatternTryAgain)
+	}
+	c.publish("capture.slap.result", res)
+	return res, nil
+}
+
+func slapName(which string) string {
+	switch which {
+	case "right":
+		return "four fingers of the right hand"
+	case "left":
+		return "four fingers of the left hand"
+	}
+	return "two thumbs"
+}
