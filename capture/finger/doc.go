@@ -10,7 +10,8 @@
 // The pipeline, all pure functions on one image (no I/O, no goroutines):
 //
 //   - segmentation on 16x16 blocks of a lightly smoothed copy (block grey
-//     level standard deviation), cleaned with a largest-component filter;
+//     level standard deviation against a threshold that adapts to faint
+//     prints), small components dropped and holes filled;
 //   - contrast: image mean (NFIQ 2 "Mu") and mean of block means ("MMB");
 //   - orientation from the gradient structure tensor: orientation certainty
 //     level (OCL, ISO/IEC 29794-4 annex on OCL: 1 - λmin/λmax per 32x32 block),
@@ -21,8 +22,9 @@
 //     period and ridge-valley uniformity (RVU, ridge width over valley width);
 //   - minutiae from this package's own extractor: local-mean binarisation,
 //     Zhang-Suen thinning, crossing number, removal of spurs, short ridges,
-//     ridge breaks and bridges; the count and the count in a 200x200 region
-//     around the foreground's centre (as NFIQ 2's "COMMinRect200x200").
+//     ridge breaks and bridges; the count and the count in a 200x200 px
+//     rectangle at the minutiae's centre of mass (as NFIQ 2's
+//     "COMMinRect200x200").
 //
 // The not-a-fingerprint gate (gate.go) runs before any score and needs all
 // of: enough textured foreground; clear ridge blocks (one orientation, a
