@@ -91,14 +91,14 @@ func start(ctx context.Context, rig *simrig.Rig, listen string, feed bool) error
 	}
 	fmt.Printf(`
 Simulated booth running.
-  Operator UI:      http://%s/
+  Operator UI:      http://%s/   (login token: %s)
   Central:          %s  (packets listed at %s/packets)
   Finger scanner:   %s  (control: %s)
   Camera:           %s
   Chip card:        %s
   Logs and data:    %s
 Ctrl-C stops the station and its simulators.
-`, rig.StationAddr, rig.CentralURL, rig.CentralHTTP, rig.ZFMPort, rig.ZFMControl, rig.CameraURL, cardLine(), rig.Dir)
+`, rig.StationAddr, rig.Token, rig.CentralURL, rig.CentralHTTP, rig.ZFMPort, rig.ZFMControl, rig.CameraURL, cardLine(), rig.Dir)
 	return nil
 }
 

@@ -33,17 +33,24 @@ func runDevices(args []string, stdout io.Writer) error {
 	fs := newFlags("devices", os.Stderr)
 	addr := fs.String("addr", stationAddr(), "stationd's address (or $STATIOND_ADDR)")
 	asJSON := fs.Bool("json", false, "print the raw JSON")
+	token := fs.String("token", os.Getenv("STATIOND_TOKEN"), "login token stationd printed at start (or $STATIOND_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+*addr+"/api/devices", nil)
+	if *token != "" {
+		req.Header.Set("Authorization", "Bearer "+*token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach stationd at %s (is it running? -addr sets the address): %w", *addr, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("stationd at %s wants a login: give -token (the token stationd printed at start) or set $STATIOND_TOKEN", *addr)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("stationd at %s answered %s", *addr, resp.Status)
 	}

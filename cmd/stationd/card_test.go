@@ -38,9 +38,9 @@ func TestEndToEndCardRead(t *testing.T) {
 	if _, err := rig.StartStationd(ctx, "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	waitReady(t, rig.StationAddr, "finger-scanner")
-	waitReady(t, rig.StationAddr, "card-reader")
-	c := connect(t, rig.StationAddr)
+	waitReady(t, rig, "finger-scanner")
+	waitReady(t, rig, "card-reader")
+	c := connect(t, rig)
 	var s summary
 	c.call("session.start", map[string]any{"applicant": "APP-CARD-1", "operator": "officer-2"}, &s)
 	rig.ZFM("place synth:3:2")

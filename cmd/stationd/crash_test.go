@@ -82,8 +82,8 @@ func TestCrashLoopLosesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitReady(t, rig.StationAddr, "finger-scanner")
-		c := connect(t, rig.StationAddr)
+		waitReady(t, rig, "finger-scanner")
+		c := connect(t, rig)
 		// Kill at a random moment of this run (or, one time in four, let
 		// the run finish and kill during the upload that follows).
 		killAfter := time.Duration(rng.IntN(2500)) * time.Millisecond

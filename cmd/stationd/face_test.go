@@ -63,9 +63,9 @@ func TestEndToEndFaceAndCardPersonalization(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"camera", "finger-scanner", "card-reader"} {
-		waitReady(t, rig.StationAddr, d)
+		waitReady(t, rig, d)
 	}
-	c := connect(t, rig.StationAddr)
+	c := connect(t, rig)
 	var s summary
 	c.call("session.start", map[string]any{"applicant": "APP-FACE-1", "operator": "officer-3"}, &s)
 	// Personalizing needs the portrait first.

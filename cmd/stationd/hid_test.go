@@ -38,9 +38,9 @@ func TestEndToEndPedalSlapAndLight(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"finger-scanner", "slap-scanner", "pedal", "status-light"} {
-		waitReady(t, rig.StationAddr, d)
+		waitReady(t, rig, d)
 	}
-	c := connect(t, rig.StationAddr)
+	c := connect(t, rig)
 	var s summary
 	c.call("session.start", map[string]any{"applicant": "APP-HID-1", "operator": "officer-4"}, &s)
 

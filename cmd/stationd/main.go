@@ -82,8 +82,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.close()
 
+	auth, err := api.NewAuth(cfg.Auth.AuthOptions())
+	if err != nil {
+		reg.Close()
+		return fmt.Errorf("[auth]: %w", err)
+	}
 	srv := api.New(api.Options{Registry: reg, Logger: log.With("part", "api"), StationID: cfg.Station.ID,
-		Bus: st.bus, Commands: st.commands()})
+		Bus: st.bus, Commands: st.commands(), Auth: auth})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		reg.Close()
@@ -95,7 +100,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { served <- httpSrv.Serve(ln) }()
 	go srv.Run(ctx)
 
-	// The one line a person or a script looks for.
+	// The lines a person or a script looks for. The token is printed only
+	// here, never logged: whoever reads this terminal runs the booth.
+	if t := auth.Token(); t != "" {
+		fmt.Fprintf(stdout, "stationd: login token: %s\n", t)
+	}
 	fmt.Fprintf(stdout, "stationd: operator UI at http://%s/\n", addr)
 	log.Info("stationd started", "station", cfg.Station.ID, "listen", addr, "devices", len(cfg.Devices),
 		"config", cfgName(cfg.File), "version", buildinfo.Get().Version)

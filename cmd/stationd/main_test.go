@@ -24,7 +24,10 @@ import (
 	"github.com/openenroll/stationd/station/api"
 )
 
-var addrLine = regexp.MustCompile(`operator UI at http://([0-9.:]+)/`)
+var (
+	addrLine  = regexp.MustCompile(`operator UI at http://([0-9.:]+)/`)
+	tokenLine = regexp.MustCompile(`login token: (\S+)`)
+)
 
 // lineWriter hands stationd's stdout to the test line by line.
 type lineWriter struct {
@@ -50,7 +53,9 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func waitAddr(t *testing.T, lines <-chan string) string {
+// waitAddr reads stationd's output up to its address line and returns the
+// address and the login token printed before it.
+func waitAddr(t *testing.T, lines <-chan string) (addr, token string) {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
@@ -59,8 +64,11 @@ func waitAddr(t *testing.T, lines <-chan string) string {
 			if !ok {
 				t.Fatal("stationd exited before printing its address")
 			}
+			if m := tokenLine.FindStringSubmatch(l); m != nil {
+				token = m[1]
+			}
 			if m := addrLine.FindStringSubmatch(l); m != nil {
-				return m[1]
+				return m[1], token
 			}
 		case <-timeout:
 			t.Fatal("stationd did not print its address")
@@ -68,9 +76,9 @@ func waitAddr(t *testing.T, lines <-chan string) string {
 	}
 }
 
-func dial(t *testing.T, addr string) *websocket.Conn {
+func dial(t *testing.T, addr, token string) *websocket.Conn {
 	t.Helper()
-	ws, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
+	ws, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", http.Header{"Authorization": {"Bearer " + token}})
 	if err != nil {
 		t.Fatalf("dial: %v (%v)", err, resp)
 	}
@@ -142,8 +150,14 @@ driver = "stationd-test-switch"
 			t.Error(err)
 		}
 	}()
-	addr := waitAddr(t, out.lines)
-	ws := dial(t, addr)
+	addr, token := waitAddr(t, out.lines)
+	if token == "" {
+		t.Fatal("stationd printed no login token")
+	}
+	if _, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("websocket without a login accepted: %v", err)
+	}
+	ws := dial(t, addr, token)
 	hello := readEnv(t, ws)
 	if hello.Type != "hello" {
 		t.Fatalf("first message %q, want hello", hello.Type)
@@ -234,7 +248,7 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 		}
 		close(lines)
 	}()
-	addr := waitAddr(t, lines)
+	addr, token := waitAddr(t, lines)
 
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
@@ -252,11 +266,11 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
-	h := http.Header{"Origin": {"http://evil.example"}}
+	h := http.Header{"Origin": {"http://evil.example"}, "Authorization": {"Bearer " + token}}
 	if _, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", h); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("websocket from a foreign origin accepted: %v", err)
 	}
-	ws := dial(t, addr)
+	ws := dial(t, addr, token)
 	if e := readEnv(t, ws); e.Type != "hello" {
 		t.Fatalf("first message %q", e.Type)
 	}
@@ -295,8 +309,10 @@ func TestBadConfigStopsStartup(t *testing.T) {
 	}
 }
 
-func getJSON(url string, out any) error {
-	resp, err := http.Get(url)
+func getJSON(url, token string, out any) error {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}

@@ -61,9 +61,9 @@ type client struct {
 	events chan api.Envelope
 }
 
-func connect(t *testing.T, addr string) *client {
+func connect(t *testing.T, rig *simrig.Rig) *client {
 	t.Helper()
-	ws := dial(t, addr)
+	ws := dial(t, rig.StationAddr, rig.Token)
 	c := &client{t: t, ws: ws, events: make(chan api.Envelope, 1024)}
 	go func() {
 		for {
@@ -244,12 +244,12 @@ func TestEndToEndEnrollmentReachesCentral(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := connect(t, rig.StationAddr)
+	c := connect(t, rig)
 	if e := <-c.events; e.Type != "hello" {
 		t.Fatalf("first message %s", e.Type)
 	}
 	// The scanner must be up before capture starts.
-	waitReady(t, rig.StationAddr, "finger-scanner")
+	waitReady(t, rig, "finger-scanner")
 
 	pid := enrollOne(t, rig, c, "APP-E2E-1", 11)
 
@@ -333,14 +333,14 @@ func TestEndToEndEnrollmentReachesCentral(t *testing.T) {
 }
 
 // waitReady waits until stationd lists the device as ready.
-func waitReady(t *testing.T, addr, id string) {
+func waitReady(t *testing.T, rig *simrig.Rig, id string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		var body struct {
 			Devices []devices.Status `json:"devices"`
 		}
-		if getJSON("http://"+addr+"/api/devices", &body) == nil {
+		if getJSON("http://"+rig.StationAddr+"/api/devices", rig.Token, &body) == nil {
 			for _, d := range body.Devices {
 				if d.Info.ID == id && d.State == devices.StateReady {
 					return

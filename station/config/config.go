@@ -24,6 +24,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/openenroll/stationd/devices"
+	"github.com/openenroll/stationd/station/api"
 	"github.com/openenroll/stationd/station/packet"
 	"github.com/openenroll/stationd/station/session"
 )
@@ -39,6 +40,7 @@ type Config struct {
 	Packet   Packet   `toml:"packet"`
 	Uplink   Uplink   `toml:"uplink"`
 	Card     Card     `toml:"card"`
+	Auth     Auth     `toml:"auth"`
 	Devices  []Device `toml:"device"`
 
 	// File is the path the configuration was read from ("" for defaults).
@@ -134,6 +136,31 @@ type Uplink struct {
 	Window int `toml:"window"`
 }
 
+// Auth is who may use the operator UI and the local API.
+type Auth struct {
+	// Accounts are local users: name, role ("operator" or "technician")
+	// and password_hash (make one with `stationctl hash-password`).
+	Accounts []api.Account `toml:"accounts"`
+	// Token is a fixed login token; empty: a random one is made at each
+	// start and printed on stationd's output ("login token: ...").
+	Token string `toml:"token"`
+	// DisableToken allows account logins only.
+	DisableToken bool `toml:"disable_token"`
+	// TokenRole is the role of a token login: "technician" or "operator".
+	TokenRole string `toml:"token_role"`
+	// SessionIdle ends a login unused this long.
+	SessionIdle Duration `toml:"session_idle"`
+	// AllowedHosts are host names, besides loopback addresses and
+	// localhost, the booth's browser may reach stationd by.
+	AllowedHosts []string `toml:"allowed_hosts"`
+}
+
+// AuthOptions returns the API's authentication options.
+func (a Auth) AuthOptions() api.AuthOptions {
+	return api.AuthOptions{Accounts: a.Accounts, Token: a.Token, DisableToken: a.DisableToken,
+		TokenRole: api.Role(a.TokenRole), SessionIdle: a.SessionIdle.Duration, AllowedHosts: a.AllowedHosts}
+}
+
 // Card is how chip cards are verified.
 type Card struct {
 	// CSCAFiles hold the country signing CA certificates (PEM or DER) that
@@ -193,6 +220,7 @@ func Default() *Config {
 		Outbox: Outbox{QuotaMB: 4096, Retention: Duration{7 * 24 * time.Hour}},
 		Packet: Packet{FingerCompression: "PNG", WSQBitrate: 0.75},
 		Uplink: Uplink{Window: 4},
+		Auth:   Auth{TokenRole: "technician", SessionIdle: Duration{12 * time.Hour}},
 		Registry: Registry{
 			OpenTimeout: Duration{devices.DefaultOptions.OpenTimeout},
 			RetryMin:    Duration{devices.DefaultOptions.RetryMin},
@@ -454,6 +482,9 @@ func (c *Config) validate(pos positions) error {
 	}
 	if c.Uplink.Window < 1 || c.Uplink.Window > 64 {
 		return bad("use 1-64", "uplink", "window")
+	}
+	if _, err := api.NewAuth(c.Auth.AuthOptions()); err != nil {
+		return bad(err.Error(), "auth")
 	}
 	if (c.Card.DSCert == "") != (c.Card.DSKey == "") {
 		return bad("give both ds_cert and ds_key, or neither", "card", "ds_key")

@@ -8,6 +8,8 @@ package simrig
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +41,7 @@ type Rig struct {
 	CameraURL   string // the simulated camera's MJPEG stream
 	HIDDir      string // the simulated HID devices' socket directory
 	StationAddr string // 127.0.0.1:N of stationd's API
+	Token       string // login token of stationd's API (set by WriteConfig)
 	ConfigPath  string
 
 	mu    sync.Mutex
@@ -385,6 +388,12 @@ func (r *Rig) WriteConfig(c Config) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# written by simrig\n[station]\nid = %q\ndata_dir = %q\n\n", r.StationID, filepath.Join(r.Dir, "station-data"))
 	fmt.Fprintf(&b, "[registry]\nretry_min = \"100ms\"\nretry_max = \"500ms\"\n\n")
+	if r.Token == "" {
+		var tb [16]byte
+		rand.Read(tb[:])
+		r.Token = hex.EncodeToString(tb[:])
+	}
+	fmt.Fprintf(&b, "[auth]\ntoken = %q\n\n", r.Token)
 	fmt.Fprintf(&b, "[session]\nface = %v\n", c.Face)
 	if c.Card != "" {
 		fmt.Fprintf(&b, "card = %q\n", c.Card)
