@@ -351,3 +351,35 @@ func waitReady(t *testing.T, rig *simrig.Rig, id string) {
 	}
 	t.Fatalf("device %s not ready after 30 s", id)
 }
+
+// The real binary on a free port with the simulated scanner: a websocket
+// client sees the scanner unplugged (device.removed) and plugged back
+// (device.added), with stationd running throughout.
+func TestWebsocketSeesScannerUnplugAndReplug(t *testing.T) {
+	rig, _ := startRig(t, false)
+	if _, err := rig.StartStationd(context.Background(), "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, rig, "finger-scanner")
+	c := connect(t, rig)
+	if e := <-c.events; e.Type != "hello" {
+		t.Fatalf("first message %s", e.Type)
+	}
+	if _, err := rig.ZFM("hangup"); err != nil {
+		t.Fatal(err)
+	}
+	var ev devices.Event
+	e := c.waitEvent("device.removed", 10*time.Second)
+	json.Unmarshal(e.Payload, &ev)
+	if ev.Device.ID != "finger-scanner" || ev.State != devices.StateAbsent {
+		t.Fatalf("removed: %s", e.Payload)
+	}
+	if _, err := rig.ZFM("return"); err != nil {
+		t.Fatal(err)
+	}
+	e = c.waitEvent("device.added", 10*time.Second)
+	json.Unmarshal(e.Payload, &ev)
+	if ev.Device.ID != "finger-scanner" || ev.State != devices.StateReady {
+		t.Fatalf("added: %s", e.Payload)
+	}
+}
