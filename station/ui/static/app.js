@@ -81,7 +81,12 @@ async function doLogin(ev) {
   S.error = null;
   const r = await fetch("/api/login", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   if (r.status === 429) { S.error = { code: "locked", message: t("login.locked") }; renderAll(); return; }
-  if (!r.ok) { S.error = { code: "login", message: t("login.failed") }; renderAll(); return; }
+  if (!r.ok) {
+    S.error = { code: "login", message: t("login.failed") };
+    S.form["login-password"] = ""; S.form["login-token"] = "";
+    renderAll();
+    return;
+  }
   S.form["login-password"] = ""; S.form["login-token"] = "";
   await whoami();
   connect();
@@ -274,7 +279,13 @@ const act = {
     const ref = (S.form["applicant"] || "").trim();
     if (!ref) { document.getElementById("applicant")?.focus(); return; }
     try {
-      S.session = await run(t("applicant.start"), "session.start", { applicant: ref, operator: (S.user && S.user.name) || "" });
+      let operator = S.user && S.user.name;
+      if (needOperator()) {
+        operator = (S.form["operator"] || "").trim();
+        if (!operator) { document.getElementById("operator")?.focus(); return; }
+        localStorage.setItem("stationd.operator", operator);
+      }
+      S.session = await run(t("applicant.start"), "session.start", { applicant: ref, operator });
       S.step = "face";
       renderAll();
     } catch { /* shown */ }
@@ -304,6 +315,7 @@ const act = {
   async fingerCapture() {
     const pos = currentFinger();
     if (!pos) return;
+    S.fingerResult = null;
     try {
       const r = await run(t("fingers.place", { finger: fingerName(pos) }), "session.finger.capture", { session: S.session.id, position: pos });
       S.fingerResult = r;
@@ -552,10 +564,16 @@ function navHTML(nextLabel) {
     <button data-act="abandonOpen" id="abandon">${esc(t("abandon"))}</button></div>`;
 }
 
+// needOperator: the login does not name the officer (no accounts, or the
+// station's shared token), so the officer types their ID.
+function needOperator() { return !S.user || !S.user.name || S.user.name === "token"; }
+
 function applicantHTML() {
+  if (needOperator() && S.form["operator"] === undefined) S.form["operator"] = localStorage.getItem("stationd.operator") || "";
   const open = S.openSessions.filter((s) => s.state === "capturing" || s.state === "review");
   return `<h2>${esc(t("applicant.title"))}</h2>
-    <form id="start-form"><label for="applicant">${esc(t("applicant.title"))}</label>
+    <form id="start-form">${needOperator() ? `<label for="operator">${esc(t("applicant.operator"))}</label>
+    <input id="operator" autocomplete="off" maxlength="64">` : ""}<label for="applicant">${esc(t("applicant.title"))}</label>
     <input id="applicant" autofocus autocomplete="off" maxlength="64" pattern="[A-Za-z0-9._/\\-]+">
     <p class="muted">${esc(t("applicant.help"))}</p>
     <div class="actions"><button class="primary" type="submit" id="start" ${S.connected ? "" : "disabled"}>${esc(t("applicant.start"))}</button></div></form>
@@ -599,7 +617,7 @@ function drawFace() {
   if (ins) ins.textContent = m.instruction ? reason(m.instruction) : "";
   const ul = document.getElementById("face-checks");
   if (ul) ul.innerHTML = (m.checks || []).map((c) =>
-    `<li class="${c.pass ? "pass" : "fail"}">${esc(c.pass ? t("pass") : t("fail"))}: ${esc(c.reason ? reason(c.reason) : c.name)}${c.score != null ? ` (${esc(c.score)})` : ""}</li>`).join("");
+    `<li class="${c.pass ? "pass" : "fail"}">${esc(c.pass ? t("pass") : t("fail"))}: ${esc(!c.pass && c.reason ? reason(c.reason) : c.name)}${c.score != null ? ` (${esc(c.score)})` : ""}</li>`).join("");
 }
 
 const HAND = { right: [1, 2, 3, 4, 5], left: [6, 7, 8, 9, 10] };
@@ -625,11 +643,12 @@ function fingersHTML() {
         aria-pressed="${p === pos}" aria-label="${esc(fingerName(p))} ${esc(st.label)}"><span class="mark" aria-hidden="true">${st.mark}</span>${esc(fingerName(p))}<br><b>${esc(st.label)}</b></button>`;
     }).join("")}</div></div>`;
   const f = byPos[pos];
-  const r = S.fingerResult && S.fingerResult.position === pos ? S.fingerResult : null;
+  const r = S.fingerResult;
   let result = "";
   if (r) {
     const ok = r.accepted && r.score >= r.threshold;
-    result = `<div class="result" id="finger-result"><span class="badge ${!r.accepted ? "fail" : ok ? "pass" : "warn"}">${esc(t("fingers.score"))} ${esc(r.score)}</span>
+    result = `<div class="result" id="finger-result" data-pos="${esc(r.position)}" data-attempts="${esc(r.attempts)}">
+      ${r.position !== pos ? `<b>${esc(fingerName(r.position))}:</b> ` : ""}<span class="badge ${!r.accepted ? "fail" : ok ? "pass" : "warn"}">${esc(t("fingers.score"))} ${esc(r.score)}</span>
       ${r.accepted ? `${esc(t("fingers.threshold"))}: ${esc(r.threshold)} · ${esc(t("fingers.attempts"))}: ${esc(r.attempts)} · ${esc(r.kept ? t("fingers.kept") : t("fingers.not_kept"))}` : esc(t("fingers.not_print"))}
       ${r.accepted && !r.done ? `<p class="warn badge">${esc(t("fingers.retry"))}</p>` : ""}
       <ul class="checks">${(r.reasons || []).map((x) => `<li class="fail">${esc(reason(x))}</li>`).join("")}</ul></div>`;
@@ -725,7 +744,7 @@ function techHTML() {
     const tr = S.tech[i.id] || {};
     const btn = (cmd, label) => S.commands.has(cmd)
       ? `<button data-act="tech" data-cmd="${cmd}" data-device="${esc(i.id)}" id="${cmd.replace(".", "-")}-${esc(i.id)}" ${tr.busy ? "disabled" : ""}>${esc(t(label))}</button>`
-      : `<button disabled title="${esc(t("tech.not_available"))}">${esc(t(label))}</button>`;
+      : `<button disabled>${esc(t(label))}</button> <small class="muted na">(${esc(t("tech.not_available"))})</small>`;
     let out = "";
     if (tr.busy) out = `<div class="progress"><span class="spinner"></span>${esc(t("tech.running"))}</div>`;
     else if (tr.error) out = `<p class="error">${esc(tr.error.code === "unknown_type" ? t("tech.not_available") : errorText(tr.error))}</p>`;
@@ -735,7 +754,7 @@ function techHTML() {
       <td class="dev-state">${stateBadge(d.state)}<br><span class="muted">${esc(d.detail || "")}</span></td>
       <td>${esc(c.events)} / ${esc(c.errors)}</td>
       <td>${esc(c.lastError || "")}${c.lastErrorTime ? `<br><span class="muted">${esc(c.lastErrorTime.toLocaleTimeString(S.lang))}</span>` : ""}</td>
-      <td>${btn("device.selftest", "tech.selftest")} ${btn("device.calibrate", "tech.calibrate")}${!S.commands.has("device.selftest") && !S.commands.has("device.calibrate") ? `<br><span class="muted">${esc(t("tech.not_available"))}</span>` : ""}${out}</td></tr>`;
+      <td>${btn("device.selftest", "tech.selftest")} ${btn("device.calibrate", "tech.calibrate")}${out}</td></tr>`;
   }).join("");
   return `<section class="card" id="tech"><h2>${esc(t("tech.title"))}</h2>
     ${S.devices.size ? `<table><thead><tr><th>${esc(t("tech.id"))}</th><th>${esc(t("tech.identity"))}</th><th>${esc(t("tech.state"))}</th><th>${esc(t("tech.counters"))}</th><th>${esc(t("tech.last_error"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
