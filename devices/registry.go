@@ -433,17 +433,23 @@ func (r *Registry) Close() error {
 	r.mu.Unlock()
 	r.wg.Wait() // supervisors have returned: no one else touches entries
 
+	// Announce the removals under the lock, but close the devices after
+	// releasing it: a driver's Close may wait for its own goroutines, which
+	// may be reporting a state change (and so waiting for the lock).
 	r.mu.Lock()
-	var errs []error
+	type open struct {
+		id  string
+		dev Device
+	}
+	var devs []open
 	for _, id := range r.order {
 		e := r.entries[id]
 		if e.dev == nil {
 			continue
 		}
-		if err := e.dev.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("closing device %q: %w", id, err))
-		}
+		devs = append(devs, open{id, e.dev})
 		e.dev, e.state = nil, StateAbsent
+		e.gen++
 		r.publishLocked(EventRemoved, e)
 	}
 	subs := r.subs
@@ -451,6 +457,12 @@ func (r *Registry) Close() error {
 	r.mu.Unlock()
 	for s := range subs {
 		s.q.Close()
+	}
+	var errs []error
+	for _, d := range devs {
+		if err := d.dev.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing device %q: %w", d.id, err))
+		}
 	}
 	return errors.Join(errs...)
 }

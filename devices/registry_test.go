@@ -301,3 +301,50 @@ func TestStateText(t *testing.T) {
 		t.Fatal("unknown state accepted")
 	}
 }
+
+// selfReporting closes by waiting for a goroutine that reports a state
+// change, as drivers with a watcher goroutine do: Close must not hold the
+// registry's lock while it waits.
+type selfReporting struct {
+	rep  Reporter
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (d *selfReporting) Info() Info { return Info{Model: "watcher"} }
+func (d *selfReporting) Close() error {
+	close(d.stop)
+	<-d.done
+	return nil
+}
+
+func init() {
+	Register(Driver{Name: "self-reporting", Kind: KindCardReader, Open: func(ctx context.Context, cfg Config, rep Reporter) (Device, error) {
+		d := &selfReporting{rep: rep, stop: make(chan struct{}), done: make(chan struct{})}
+		go func() {
+			defer close(d.done)
+			<-d.stop
+			d.rep.SetState(StateReady, "card removed") // reported while closing
+		}()
+		return d, nil
+	}})
+}
+
+func TestCloseDoesNotDeadlockWithReportingDriver(t *testing.T) {
+	r := fastRegistry()
+	sub := r.Subscribe(0)
+	if err := r.Open(Config{ID: "reader", Driver: "self-reporting"}); err != nil {
+		t.Fatal(err)
+	}
+	next(t, sub, EventAdded)
+	done := make(chan error, 1)
+	go func() { done <- r.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Registry.Close deadlocked with a driver reporting from its Close")
+	}
+}
