@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -259,6 +260,12 @@ type conn struct {
 	cmds     sync.WaitGroup
 	user     User
 	limit    *bucket
+	ackLimit *bucket
+	// Preview flow control (see previewFlow): at most window preview
+	// frames sent and not yet acknowledged; 0 means no flow control.
+	window  atomic.Int32
+	unacked atomic.Int32
+	acked   chan struct{} // wakes the write pump when frames are acknowledged
 }
 
 func (s *Server) ws(w http.ResponseWriter, r *http.Request, u User) {
@@ -278,7 +285,8 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request, u User) {
 	s.mu.Unlock()
 	s.clients.Inc()
 	c := &conn{s: s, ws: ws, send: make(chan Envelope, 2*maxInflight), log: s.log.With("remote", r.RemoteAddr),
-		inflight: make(chan struct{}, maxInflight), user: u, limit: newBucket(s.opts.RateLimit, time.Now())}
+		inflight: make(chan struct{}, maxInflight), user: u, limit: newBucket(s.opts.RateLimit, time.Now()),
+		ackLimit: newBucket(RateLimit{PerSecond: maxAcksPerSecond, Burst: 2 * maxAcksPerSecond}, time.Now()), acked: make(chan struct{}, 1)}
 	c.ctx, c.cancel = context.WithCancel(context.WithValue(s.ctx, ctxKey{}, u))
 	var sub *devices.Subscription
 	if s.opts.Registry != nil {
@@ -322,7 +330,16 @@ func (c *conn) readPump(done chan struct{}) {
 			return
 		}
 		c.ws.SetReadDeadline(time.Now().Add(pongWait))
-		if !c.limit.take(time.Now()) {
+		var req Envelope
+		var derr error
+		if mt == websocket.TextMessage {
+			req, derr = DecodeEnvelope(msg)
+		}
+		limit := c.limit
+		if derr == nil && req.Type == "preview.ack" {
+			limit = c.ackLimit // one per frame shown: counted apart from commands
+		}
+		if !limit.take(time.Now()) {
 			refusedInRow++
 			if refusedInRow >= c.s.opts.RateLimit.Disconnect {
 				c.log.Warn("websocket client dropped: ignores rate limiting", "user", c.user.Name)
@@ -339,9 +356,11 @@ func (c *conn) readPump(done chan struct{}) {
 			c.reply(errorEnvelope("", "bad_message", "commands are JSON text messages"))
 			continue
 		}
-		req, err := DecodeEnvelope(msg)
-		if err != nil {
-			c.reply(errorEnvelope("", "bad_message", err.Error()))
+		if derr != nil {
+			c.reply(errorEnvelope("", "bad_message", derr.Error()))
+			continue
+		}
+		if c.previewFlow(req) {
 			continue
 		}
 		if e, ok := c.s.handleQuick(req); ok {
@@ -500,6 +519,7 @@ func (c *conn) writePump(done chan struct{}, sub *devices.Subscription) {
 		for range busDone {
 		}
 	}()
+	held := map[string]bus.Message{} // previews waiting for the client's acknowledgement
 	for {
 		select {
 		case <-done:
@@ -538,17 +558,20 @@ func (c *conn) writePump(done chan struct{}, sub *devices.Subscription) {
 					return
 				}
 			}
-			e, err := NewEnvelope(bm.m.Type, "", bm.m.Payload)
-			if err != nil {
+			if bm.m.Preview && bm.m.Binary != nil && !c.mayShow() {
+				held[bm.m.Type] = bm.m // the newest waits for an acknowledgement
 				continue
 			}
-			e.Time = bm.m.Time
-			if c.write(e) != nil {
+			if c.writeBus(bm.m) != nil {
 				return
 			}
-			if bm.m.Binary != nil {
-				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-				if c.ws.WriteMessage(websocket.BinaryMessage, bm.m.Binary) != nil {
+		case <-c.acked:
+			for t, m := range held {
+				if !c.mayShow() {
+					break
+				}
+				delete(held, t)
+				if c.writeBus(m) != nil {
 					return
 				}
 			}
@@ -559,6 +582,80 @@ func (c *conn) writePump(done chan struct{}, sub *devices.Subscription) {
 			}
 		}
 	}
+}
+
+// writeBus sends a bus message: its JSON envelope, then its binary part.
+func (c *conn) writeBus(m bus.Message) error {
+	e, err := NewEnvelope(m.Type, "", m.Payload)
+	if err != nil {
+		c.log.Warn("bus message not sent: cannot encode", "type", m.Type, "err", err)
+		return nil
+	}
+	e.Time = m.Time
+	if err := c.write(e); err != nil {
+		return err
+	}
+	if m.Binary == nil {
+		return nil
+	}
+	c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, m.Binary); err != nil {
+		return err
+	}
+	if m.Preview && c.window.Load() > 0 {
+		c.unacked.Add(1)
+	}
+	return nil
+}
+
+// maxAcksPerSecond bounds preview.ack messages: one per frame shown, for
+// a couple of preview streams at video rates.
+const maxAcksPerSecond = 120
+
+// maxPreviewWindow bounds the frames a client may ask to have in flight.
+const maxPreviewWindow = 8
+
+// mayShow reports whether another preview frame may be sent now.
+func (c *conn) mayShow() bool {
+	w := c.window.Load()
+	return w == 0 || c.unacked.Load() < w
+}
+
+// previewFlow handles the flow-control messages of previews. Frames a
+// browser has not shown yet pile up in socket buffers and in its event
+// queue, where thinning cannot reach them: a slow browser would show
+// seconds-old video. A client that sets a window gets at most that many
+// frames ahead of its acknowledgements; the newest frame of each kind
+// waits for the next acknowledgement, older ones are dropped.
+func (c *conn) previewFlow(req Envelope) bool {
+	switch req.Type {
+	case "preview.window":
+		var in struct {
+			Frames int `json:"frames"`
+		}
+		if err := json.Unmarshal(req.Payload, &in); err != nil || in.Frames < 0 || in.Frames > maxPreviewWindow {
+			c.reply(errorEnvelope(req.ID, "bad_request", fmt.Sprintf("preview.window: frames must be 0-%d (0: no flow control)", maxPreviewWindow)))
+			return true
+		}
+		c.window.Store(int32(in.Frames))
+		c.unacked.Store(0)
+		e, _ := NewEnvelope("preview.window.result", req.ID, in)
+		c.reply(e)
+	case "preview.ack":
+		for {
+			n := c.unacked.Load()
+			if n <= 0 || c.unacked.CompareAndSwap(n, n-1) {
+				break
+			}
+		}
+	default:
+		return false
+	}
+	select {
+	case c.acked <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 type busMsg struct {

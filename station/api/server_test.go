@@ -109,3 +109,65 @@ func TestCommandsAndBus(t *testing.T) {
 
 // Message aliases bus.Message for the test's brevity.
 type Message = bus.Message
+
+// With a preview window, a client that has not acknowledged its frames
+// gets no more; the newest of each kind waits and comes with the next
+// acknowledgement (a one-shot fingerprint image is never lost).
+func TestPreviewFlowControl(t *testing.T) {
+	b := bus.New()
+	srv := New(Options{Bus: b, NoUI: true})
+	hs := httptest.NewServer(srv.Handler())
+	defer func() { hs.Close(); srv.Close(); b.Close() }()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	read := func() (Envelope, []byte) {
+		t.Helper()
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mt == websocket.BinaryMessage {
+			return Envelope{}, data
+		}
+		var e Envelope
+		json.Unmarshal(data, &e)
+		return e, nil
+	}
+	read() // hello
+	ws.WriteJSON(map[string]any{"v": 1, "type": "preview.window", "id": "w", "payload": map[string]int{"frames": 1}})
+	if e, _ := read(); e.Type != "preview.window.result" {
+		t.Fatalf("window: %+v", e)
+	}
+	ws.WriteJSON(map[string]any{"v": 1, "type": "preview.window", "id": "w2", "payload": map[string]int{"frames": 99}})
+	if e, _ := read(); e.Type != "error" {
+		t.Fatalf("window 99 accepted: %+v", e)
+	}
+	b.Publish(Message{Type: "preview.face", Preview: true, Payload: map[string]int{"n": 1}, Binary: []byte{1}})
+	if e, _ := read(); e.Type != "preview.face" {
+		t.Fatalf("first frame: %+v", e)
+	}
+	read() // its image
+	// Unacknowledged: these wait; only the newest face frame and the
+	// finger image are kept. A state event is not held back.
+	b.Publish(Message{Type: "preview.face", Preview: true, Payload: map[string]int{"n": 2}, Binary: []byte{2}})
+	b.Publish(Message{Type: "preview.finger", Preview: true, Payload: map[string]int{"n": 1}, Binary: []byte{9}})
+	b.Publish(Message{Type: "preview.face", Preview: true, Payload: map[string]int{"n": 3}, Binary: []byte{3}})
+	b.Publish(Message{Type: "session.updated", Payload: map[string]int{"rev": 1}})
+	if e, _ := read(); e.Type != "session.updated" {
+		t.Fatalf("state event held back behind previews: %+v", e)
+	}
+	got := map[string]byte{}
+	for range 2 {
+		ws.WriteJSON(map[string]any{"v": 1, "type": "preview.ack"})
+		e, _ := read()
+		_, img := read()
+		got[e.Type] = img[0]
+	}
+	if got["preview.finger"] != 9 || got["preview.face"] != 3 {
+		t.Fatalf("after acknowledgements got %v, want the finger image and face frame 3", got)
+	}
+}

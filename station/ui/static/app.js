@@ -154,6 +154,9 @@ function onMessage(e) {
       S.devices.clear();
       for (const d of p.devices || []) S.devices.set(d.info.id, d);
       renderAll();
+      // Preview flow control: at most two frames ahead of what is shown,
+      // so a busy browser sees fewer but fresh frames (docs/api.md).
+      send("preview.window", { frames: 2 }).catch(() => {});
       afterHello();
       break;
     case "devices.snapshot":
@@ -207,15 +210,22 @@ function onDeviceEvent(type, ev) {
   renderStatus(); renderTech();
 }
 
+function ackPreview() {
+  if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify({ v: 1, type: "preview.ack" }));
+}
+
 function onBinary(blob) {
   const meta = S.previewMeta;
   S.previewMeta = null;
-  if (!meta) return;
+  if (!meta) { ackPreview(); return; }
   const url = URL.createObjectURL(blob);
   if (meta.type === "preview.face") {
     const old = S.face.url;
     S.face.url = url; S.face.meta = meta.payload;
     drawFace();
+    const img = document.getElementById("face-img");
+    // Acknowledge once the frame is decoded and on screen.
+    if (img && img.decode) img.decode().then(ackPreview, ackPreview); else ackPreview();
     if (old) setTimeout(() => URL.revokeObjectURL(old), 1000);
   } else {
     const pos = meta.payload.position;
@@ -224,6 +234,7 @@ function onBinary(blob) {
     if (old && old !== S.bestImgs[pos]) setTimeout(() => URL.revokeObjectURL(old), 1000);
     const img = document.getElementById("finger-img");
     if (img && S.fingerPos === pos) img.src = url;
+    ackPreview();
   }
 }
 
