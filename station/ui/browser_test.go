@@ -17,10 +17,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,104 +28,8 @@ import (
 	"github.com/openenroll/stationd/station/api"
 	"github.com/openenroll/stationd/station/bus"
 	"github.com/openenroll/stationd/station/session"
+	"github.com/openenroll/stationd/station/ui/uitest"
 )
-
-// Browser starts headless Chromium for a test and returns a chromedp
-// context; it skips the test when no Chromium is installed.
-func Browser(t *testing.T) context.Context {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("browser test: starts Chromium")
-	}
-	path := os.Getenv("CHROMIUM")
-	if path == "" {
-		for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
-			if _, err := os.Stat(p); err == nil {
-				path = p
-				break
-			}
-		}
-	}
-	if path == "" {
-		if p, err := exec.LookPath("chromium"); err == nil {
-			path = p
-		}
-	}
-	if path == "" {
-		t.Skip("no Chromium installed (set CHROMIUM to its path)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelC(); cancelA() })
-	// No timeout on the first call: it would stop the browser (see chromedp.Run).
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	return ctx
-}
-
-// Shots saves screenshots of each step, in $UI_SCREENSHOTS when set.
-type Shots struct {
-	t   *testing.T
-	dir string
-	n   int
-}
-
-func NewShots(t *testing.T) *Shots {
-	dir := os.Getenv("UI_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else {
-		dir = filepath.Join(dir, t.Name())
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return &Shots{t: t, dir: dir}
-}
-
-// Take returns an action that saves the page as NN-name.png.
-func (s *Shots) Take(name string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		buf, err := chromedp.CaptureScreenshot()(ctx, tg)
-		if err != nil {
-			return err
-		}
-		s.n++
-		p := filepath.Join(s.dir, fmt.Sprintf("%02d-%s.png", s.n, name))
-		s.t.Logf("screenshot %s", p)
-		return os.WriteFile(p, buf, 0o644)
-	})
-}
-
-// key presses one key on the page (no element focused needed).
-func key(k string, mods ...chromedp.Modifier) chromedp.Action[chromedp.Void] {
-	var opts []chromedp.KeyOption
-	for _, m := range mods {
-		opts = append(opts, chromedp.KeyModifiers(m))
-	}
-	return chromedp.KeyEvent(k, opts...)
-}
-
-// textOf waits for sel and checks its text contains want.
-func textOf(t *testing.T, sel, want string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		got, err := chromedp.Text(chromedp.CSS(sel))(ctx, tg)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sel, err)
-		}
-		if !strings.Contains(got, want) {
-			return fmt.Errorf("%s says %q, want %q", sel, got, want)
-		}
-		return nil
-	})
-}
 
 // fakeDevice is a device attached to the registry by the test.
 type fakeDevice struct{ info devices.Info }
@@ -354,15 +254,14 @@ func TestBrowserOperatorFlow(t *testing.T) {
 	b := newBackend(t)
 	scanner := b.attach("scanner", devices.KindFingerprint)
 	b.attach("camera", devices.KindCamera)
-	ctx := Browser(t)
-	shots := NewShots(t)
+	ctx := uitest.Browser(t)
+	shots := uitest.NewShots(t)
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
-			t.Fatalf("%s: %v\npage: %.3000s", what, err, html)
+			t.Fatalf("%s: %v\npage: %.3000s", what, err, uitest.Page(ctx))
 		}
 	}
 
@@ -370,27 +269,27 @@ func TestBrowserOperatorFlow(t *testing.T) {
 	run("login page",
 		chromedp.Navigate(b.hs.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#login-token")),
-		textOf(t, "h1", "Đăng nhập"),
+		uitest.TextContains("h1", "Đăng nhập"),
 		shots.Take("login"),
 		chromedp.SendKeys(chromedp.CSS("#login-token"), "wrong-token-000000"),
 		chromedp.Click(chromedp.CSS("#login-submit")),
 		chromedp.WaitVisible(chromedp.CSS(".error")),
-		textOf(t, ".error", "Sai tên người dùng"),
+		uitest.TextContains(".error", "Sai tên người dùng"),
 		shots.Take("login-refused"),
 		chromedp.SendKeys(chromedp.CSS("#login-token"), token+kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("#applicant")),
 		chromedp.WaitVisible(chromedp.CSS("#status-dev-scanner")),
-		textOf(t, "#status-dev-scanner", "sẵn sàng"),
+		uitest.TextContains("#status-dev-scanner", "sẵn sàng"),
 		shots.Take("logged-in-vi"),
 	)
 
 	// Switch to English with Alt+L, and see the words change.
 	run("switch language",
-		key("l", chromedp.ModifierAlt),
+		uitest.Key("l", chromedp.ModifierAlt),
 		chromedp.WaitVisible(chromedp.CSS("#mode-enroll")),
-		textOf(t, "header h1", "Enrollment station"),
-		textOf(t, "#start", "Start enrollment"),
-		textOf(t, "#status-dev-scanner", "ready"),
+		uitest.TextContains("header h1", "Enrollment station"),
+		uitest.TextContains("#start", "Start enrollment"),
+		uitest.TextContains("#status-dev-scanner", "ready"),
 		shots.Take("english"),
 	)
 
@@ -404,7 +303,7 @@ func TestBrowserOperatorFlow(t *testing.T) {
 		t.Fatalf("unplug not shown within 1 s: %v", err)
 	}
 	t.Logf("unplug shown after %v", time.Since(start).Round(time.Millisecond))
-	run("unplugged", textOf(t, "#status-dev-scanner", "unplugged"), shots.Take("scanner-unplugged"))
+	run("unplugged", uitest.TextContains("#status-dev-scanner", "unplugged"), shots.Take("scanner-unplugged"))
 	b.attach("scanner", devices.KindFingerprint) // plugged back in
 	run("replugged", chromedp.Poll[chromedp.Void](`document.querySelector("#status-dev-scanner")?.dataset.state === "ready"`))
 
@@ -415,12 +314,12 @@ func TestBrowserOperatorFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#applicant"), "APP-UI-0001"+kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("#step-face")),
 		shots.Take("face-step"),
-		key("c"),
+		uitest.Key("c"),
 		chromedp.WaitVisible(chromedp.CSS("#face-done")),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#face-img")?.naturalWidth === 320`),
-		textOf(t, "#face-checks", "Pass"),
+		uitest.TextContains("#face-checks", "Pass"),
 		shots.Take("face-taken"),
-		key("n"),
+		uitest.Key("n"),
 		chromedp.WaitVisible(chromedp.CSS("#step-fingers")),
 	)
 	order := session.DefaultPolicy().FingerOrder
@@ -429,7 +328,7 @@ func TestBrowserOperatorFlow(t *testing.T) {
 		run(fmt.Sprintf("finger %d current", pos), chromedp.WaitVisible(chromedp.CSS(sel)))
 		if pos == session.LeftThumb {
 			run("exception",
-				key("e"),
+				uitest.Key("e"),
 				chromedp.WaitVisible(chromedp.CSS("#except-dialog[open]")),
 				chromedp.SetValue(chromedp.CSS("#except-kind"), "bandaged"),
 				chromedp.SendKeys(chromedp.CSS("#except-reason"), "bandaged after an injury"),
@@ -440,16 +339,16 @@ func TestBrowserOperatorFlow(t *testing.T) {
 			)
 			continue
 		}
-		run(fmt.Sprintf("finger %d", pos), key("c"), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("#finger-result[data-pos='%d']", pos))))
+		run(fmt.Sprintf("finger %d", pos), uitest.Key("c"), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("#finger-result[data-pos='%d']", pos))))
 		if pos == session.RightMiddle {
 			// First attempt below the threshold: reasons shown, try again.
 			run("retry",
-				textOf(t, "#finger-result", "Press harder"),
-				textOf(t, "#finger-result", "Finger too dry"),
+				uitest.TextContains("#finger-result", "Press harder"),
+				uitest.TextContains("#finger-result", "Finger too dry"),
 				chromedp.WaitVisible(chromedp.CSS("#finger-3.low")),
 				chromedp.Poll[chromedp.Void](`document.querySelector("#finger-img")?.naturalWidth === 160`),
 				shots.Take("finger-low-score"),
-				key("c"),
+				uitest.Key("c"),
 				chromedp.WaitVisible(chromedp.CSS("#finger-3.ok")),
 			)
 		}
@@ -457,15 +356,15 @@ func TestBrowserOperatorFlow(t *testing.T) {
 	run("all fingers",
 		chromedp.WaitVisible(chromedp.CSS("#fingers-done")),
 		shots.Take("fingers-done"),
-		key("n"),
+		uitest.Key("n"),
 		chromedp.WaitVisible(chromedp.CSS("#card-none")),
 		shots.Take("card-step"),
-		key("n"),
+		uitest.Key("n"),
 		chromedp.WaitVisible(chromedp.CSS("#finalize:not([disabled])")),
-		textOf(t, "#review-applicant", "APP-UI-0001"),
+		uitest.TextContains("#review-applicant", "APP-UI-0001"),
 		shots.Take("review"),
 		chromedp.Focus(chromedp.CSS("#finalize")),
-		key(kb.Enter),
+		uitest.Key(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("#saved")),
 		shots.Take("saved"),
 	)
@@ -480,10 +379,10 @@ func TestBrowserOperatorFlow(t *testing.T) {
 		t.Fatalf("UI shows packet %q, backend saved %v", packet, saved)
 	}
 	// The saved session has the exception and the retried finger's best.
-	run("next person", key(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#applicant")), shots.Take("next-person"))
+	run("next person", uitest.Key(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#applicant")), shots.Take("next-person"))
 
 	// Switch back to Vietnamese and check the enrollment flow's words.
-	run("vietnamese again", key("l", chromedp.ModifierAlt), textOf(t, "#start", "Bắt đầu đăng ký"))
+	run("vietnamese again", uitest.Key("l", chromedp.ModifierAlt), uitest.TextContains("#start", "Bắt đầu đăng ký"))
 }
 
 // TestBrowserTechnicianConsole logs in with the token (technician), runs a
@@ -492,14 +391,14 @@ func TestBrowserTechnicianConsole(t *testing.T) {
 	b := newBackend(t)
 	rep := b.attach("scanner", devices.KindFingerprint)
 	b.attach("reader", devices.KindCardReader)
-	ctx := Browser(t)
-	shots := NewShots(t)
+	ctx := uitest.Browser(t)
+	shots := uitest.NewShots(t)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(b.hs.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#login-token")),
 		chromedp.SendKeys(chromedp.CSS("#login-token"), token+kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("#mode-tech")),
-		key("t", chromedp.ModifierAlt),
+		uitest.Key("t", chromedp.ModifierAlt),
 		chromedp.WaitVisible(chromedp.CSS("#dev-scanner")),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			rep.SetState(devices.StateError, "sensor timeout")
@@ -508,13 +407,12 @@ func TestBrowserTechnicianConsole(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.querySelector("#dev-scanner")?.textContent.includes("sensor timeout")`),
 		chromedp.Click(chromedp.CSS("#device-selftest-scanner")),
 		chromedp.WaitVisible(chromedp.CSS("#dev-scanner pre")),
-		textOf(t, "#dev-scanner pre", "blank platen"),
-		textOf(t, "#dev-reader", "không hỗ trợ"),
+		uitest.TextContains("#dev-scanner pre", "blank platen"),
+		uitest.TextContains("#dev-reader", "không hỗ trợ"),
 		shots.Take("technician-console"),
 	)
 	if err != nil {
-		html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("%v\n%.3000s", err, html)
+		t.Fatalf("%v\n%.3000s", err, uitest.Page(ctx))
 	}
 	if b.selftest != 1 {
 		t.Fatalf("self-test ran %d times", b.selftest)
@@ -525,7 +423,7 @@ func TestBrowserTechnicianConsole(t *testing.T) {
 // technician console.
 func TestBrowserAccountLogin(t *testing.T) {
 	b := newBackend(t)
-	ctx := Browser(t)
+	ctx := uitest.Browser(t)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(b.hs.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#login-user")),
