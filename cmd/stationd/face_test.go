@@ -55,7 +55,7 @@ func TestEndToEndFaceAndCardPersonalization(t *testing.T) {
 	if _, err := rig.StartZFM(ctx, "-no-pace"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rig.WriteConfig(simrig.Config{Keys: keys, Face: true, Fingers: []int{7}, Card: "personalize",
+	if _, err := rig.WriteConfig(simrig.Config{Keys: keys, Face: true, Fingers: []int{7, 8}, ExceptionPhoto: true, Card: "personalize",
 		CSCA: filepath.Join(sample, "csca.crt"), DSCert: filepath.Join(sample, "ds.crt"), DSKey: copyKey(t, filepath.Join(sample, "ds.key"))}); err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +85,12 @@ func TestEndToEndFaceAndCardPersonalization(t *testing.T) {
 		t.Fatalf("portrait: %+v", fr)
 	}
 	t.Logf("portrait auto-captured after %d frames (%v): score %d, %d bytes", fr.Frames, time.Since(start).Round(time.Millisecond), fr.Score, fr.Bytes)
+
+	// An exception needs a photo of the hand under this policy.
+	if err := c.try("session.finger.except", map[string]any{"session": s.ID, "position": 8, "kind": "amputated", "reason": "since birth"}, nil); err == nil {
+		t.Fatal("exception without the required photo accepted")
+	}
+	c.call("session.finger.except", map[string]any{"session": s.ID, "position": 8, "kind": "amputated", "reason": "since birth", "photo": "camera"}, nil)
 
 	rig.ZFM("place synth:21:7")
 	c.call("session.finger.capture", map[string]any{"session": s.ID, "position": 7}, nil)

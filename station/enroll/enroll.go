@@ -299,11 +299,29 @@ func (c *Controller) cmdExcept(ctx context.Context, p json.RawMessage) (any, err
 		Position int    `json:"position"`
 		Kind     string `json:"kind"`
 		Reason   string `json:"reason"`
+		// Photo of the hand, when the policy asks for one: "camera" takes
+		// it from the booth's camera now; PhotoJPEG carries one (base64).
+		Photo     string `json:"photo"`
+		PhotoJPEG []byte `json:"photo_jpeg"`
+		Device    string `json:"device"`
 	}](p)
 	if err != nil {
 		return nil, err
 	}
-	s, err := c.opts.Sessions.Except(in.Session, in.Position, session.ExceptionKind(in.Kind), in.Reason, nil)
+	photo := in.PhotoJPEG
+	switch in.Photo {
+	case "":
+	case "camera":
+		if photo, err = c.SnapshotJPEG(ctx, in.Device); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fail("bad_request", "photo %q: use \"camera\" or send photo_jpeg", in.Photo)
+	}
+	if len(photo) > 0 && (len(photo) < 4 || photo[0] != 0xFF || photo[1] != 0xD8) {
+		return nil, fail("bad_request", "photo_jpeg is not a JPEG image")
+	}
+	s, err := c.opts.Sessions.Except(in.Session, in.Position, session.ExceptionKind(in.Kind), in.Reason, photo)
 	if err != nil {
 		return nil, coded(err)
 	}

@@ -219,3 +219,37 @@ func (c *Controller) previewFace(sid string, fr *camera.Frame, res face.Result) 
 	}
 	c.opts.Bus.Publish(busPreview("preview.face", p, data))
 }
+
+// SnapshotJPEG takes one fresh frame from the camera as a JPEG (the photo
+// of a hand for a finger exception).
+func (c *Controller) SnapshotJPEG(ctx context.Context, deviceID string) ([]byte, error) {
+	cam, info, err := findDevice[*camera.Device](c.opts.Registry, deviceID, devices.KindCamera)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.claim(info.ID, "taking a photo"); err != nil {
+		return nil, err
+	}
+	defer c.release(info.ID)
+	sub := cam.Subscribe(1)
+	defer sub.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// Skip one frame: the first may have been queued before the request.
+	var fr *camera.Frame
+	for range 2 {
+		if fr != nil {
+			fr.Release()
+		}
+		if fr, err = sub.Next(ctx); err != nil {
+			return nil, fail("device_unavailable", "camera %s: %v", info.ID, err)
+		}
+	}
+	defer fr.Release()
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, fr.Mat, []int{gocv.IMWriteJpegQuality, 85})
+	if err != nil {
+		return nil, err
+	}
+	defer buf.Close()
+	return append([]byte(nil), buf.GetBytes()...), nil
+}

@@ -372,12 +372,14 @@ func (r *Rig) StartCard(ctx context.Context, data string) (*Proc, error) {
 
 // Config describes the stationd configuration WriteConfig writes.
 type Config struct {
-	Keys    Keys
-	Uplink  bool   // upload to the rig's central
-	Face    bool   // require a portrait
-	Fingers []int  // finger order; nil: the default ten
-	Card    string // "read" or "personalize": adds the PC/SC reader and the card step
-	CSCA    string // CSCA certificate file for reading cards
+	Keys   Keys
+	Uplink bool // upload to the rig's central
+	Face   bool // require a portrait
+	// ExceptionPhoto requires a photo of the hand for a finger exception.
+	ExceptionPhoto bool
+	Fingers        []int  // finger order; nil: the default ten
+	Card           string // "read" or "personalize": adds the PC/SC reader and the card step
+	CSCA           string // CSCA certificate file for reading cards
 	// DSCert and DSKey: the document signer, for personalizing cards.
 	DSCert, DSKey string
 	Extra         string // appended TOML
@@ -394,7 +396,7 @@ func (r *Rig) WriteConfig(c Config) (string, error) {
 		r.Token = hex.EncodeToString(tb[:])
 	}
 	fmt.Fprintf(&b, "[auth]\ntoken = %q\n\n", r.Token)
-	fmt.Fprintf(&b, "[session]\nface = %v\n", c.Face)
+	fmt.Fprintf(&b, "[session]\nface = %v\nexception_photo = %v\n", c.Face, c.ExceptionPhoto)
 	if c.Card != "" {
 		fmt.Fprintf(&b, "card = %q\n", c.Card)
 	}
