@@ -165,10 +165,16 @@ func (b *backend) commands() map[string]api.CommandFunc {
 			// A few live frames as the camera would send them, the last
 			// with every check passing.
 			for i := range 3 {
+				// The shape of station/enroll's facePreview.
+				var reasons []map[string]string
+				if i < 2 {
+					reasons = []map[string]string{{"code": "light.too_dark", "message": "Too dark: add light on the face"}}
+				}
 				b.bus.Publish(bus.Message{Type: "preview.face", Preview: true, Binary: jpg, Payload: map[string]any{
-					"format": "jpeg", "width": 320, "height": 240, "box": map[string]int{"x": 110, "y": 50, "w": 100, "h": 130},
-					"checks":      []map[string]any{{"name": "pose", "pass": true, "score": 80}, {"name": "light", "pass": i == 2, "score": 40 + 20*i, "reason": "light.too_dark"}},
-					"instruction": map[bool]string{true: "", false: "light.too_dark"}[i == 2],
+					"format": "jpeg", "width": 320, "height": 240, "scale": 1,
+					"box":    map[string]any{"Min": map[string]int{"X": 110, "Y": 50}, "Max": map[string]int{"X": 210, "Y": 180}},
+					"checks": []map[string]any{{"id": "yaw", "pass": true, "score": 80, "measured": true}, {"id": "luminance_mean", "pass": i == 2, "score": 40 + 20*i, "reason": "light.too_dark", "measured": true}},
+					"pass":   i == 2, "reasons": reasons, "instruction": "Too dark: add light on the face",
 				}})
 			}
 			s, err := b.sessions.SetFace(in.Session, session.Capture{Data: jpg, Format: "jpeg", Width: 320, Height: 240, Score: 77, Device: "camera"})
@@ -241,7 +247,10 @@ func (b *backend) commands() map[string]api.CommandFunc {
 			b.mu.Lock()
 			b.selftest++
 			b.mu.Unlock()
-			return map[string]any{"device": in.Device, "ok": true, "checks": []string{"handshake", "blank platen"}}, nil
+			// The shape of station/tech's Report.
+			return map[string]any{"device": in.Device, "run": "selftest", "result": "pass", "finished": time.Now(), "checks": []map[string]any{
+				{"name": "handshake", "result": "pass", "message": "module answered"},
+				{"name": "blank-platen", "result": "pass", "message": "blank platen clean"}}}, nil
 		},
 	}
 }
@@ -317,7 +326,8 @@ func TestBrowserOperatorFlow(t *testing.T) {
 		uitest.Key("c"),
 		chromedp.WaitVisible(chromedp.CSS("#face-done")),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#face-img")?.naturalWidth === 320`),
-		uitest.TextContains("#face-checks", "Pass"),
+		uitest.TextContains("#face-checks", "Pass: looking straight"),
+		uitest.TextContains("#face-checks", "Pass: brightness"),
 		shots.Take("face-taken"),
 		uitest.Key("n"),
 		chromedp.WaitVisible(chromedp.CSS("#step-fingers")),
@@ -406,8 +416,9 @@ func TestBrowserTechnicianConsole(t *testing.T) {
 		}),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#dev-scanner")?.textContent.includes("sensor timeout")`),
 		chromedp.Click(chromedp.CSS("#device-selftest-scanner")),
-		chromedp.WaitVisible(chromedp.CSS("#dev-scanner pre")),
-		uitest.TextContains("#dev-scanner pre", "blank platen"),
+		chromedp.WaitVisible(chromedp.CSS("#dev-scanner .report")),
+		uitest.TextContains("#dev-scanner .report", "blank platen clean"),
+		uitest.TextContains("#dev-scanner .report", "đạt"),
 		uitest.TextContains("#dev-reader", "không hỗ trợ"),
 		shots.Take("technician-console"),
 	)

@@ -90,6 +90,13 @@ func TestFaceReasonsTranslated(t *testing.T) {
 			}
 		}
 	}
+	for _, id := range face.ComponentIDs {
+		for _, lang := range []string{"en", "vi"} {
+			if _, ok := d[lang]["check."+id]; !ok {
+				t.Errorf("%s: no translation for face check %q", lang, id)
+			}
+		}
+	}
 }
 
 func TestHandler(t *testing.T) {

@@ -187,6 +187,12 @@ function onMessage(e) {
     case "preview.face": case "preview.finger":
       S.previewMeta = { type: e.type, payload: p };
       break;
+    case "preview.portrait":
+      S.previewMeta = { type: e.type, payload: p };
+      break;
+    case "tech.progress":
+      if (S.tech[p.device]) { S.tech[p.device].progress = p; renderTech(); }
+      break;
     case "capture.face.result":
       S.face.result = p; renderMain();
       break;
@@ -219,6 +225,13 @@ function onBinary(blob) {
   S.previewMeta = null;
   if (!meta) { ackPreview(); return; }
   const url = URL.createObjectURL(blob);
+  if (meta.type === "preview.portrait") {
+    if (S.portraitURL) URL.revokeObjectURL(S.portraitURL);
+    S.portraitURL = url;
+    ackPreview();
+    if (S.step === "face" || S.step === "review") renderMain();
+    return;
+  }
   if (meta.type === "preview.face") {
     const old = S.face.url;
     S.face.url = url; S.face.meta = meta.payload;
@@ -281,7 +294,9 @@ setInterval(() => {
 function resetEnrollment() {
   S.session = null; S.step = "applicant"; S.fingerPos = 0; S.fingerResult = null;
   for (const u of Object.values(S.fingerImgs)) URL.revokeObjectURL(u);
-  S.fingerImgs = {}; S.bestImgs = {}; S.face.result = null; S.card = null; S.packet = null; S.error = null; S.notice = null;
+  S.fingerImgs = {}; S.bestImgs = {}; S.face.result = null;
+  if (S.portraitURL) URL.revokeObjectURL(S.portraitURL);
+  S.portraitURL = null; S.card = null; S.packet = null; S.error = null; S.notice = null;
   S.form["applicant"] = "";
 }
 
@@ -432,7 +447,7 @@ const act = {
     } catch { /* shown */ }
   },
   lang() { setLang(S.lang === "vi" ? "en" : "vi"); },
-  mode(el) { S.mode = el.dataset.mode; renderAll(); },
+  mode(el) { S.mode = el.dataset.mode; renderAll(); if (S.mode === "tech") loadTechChecks(); },
   logout() { doLogout(); },
   async tech(el) {
     const id = el.dataset.device, cmd = el.dataset.cmd;
@@ -604,6 +619,7 @@ function faceHTML() {
     <div class="actions"><button class="primary" data-act="faceCapture" id="face-capture" title="C">${esc(t("face.capture"))}</button>
     <button data-act="faceCapture" data-manual="1" id="face-override">${esc(t("face.override"))}</button></div>`}
     ${f ? `<p class="result pass badge" id="face-done">${esc(t("face.taken", { score: f.score }))}</p>` : ""}
+    ${f && S.portraitURL ? `<p><img id="portrait-img" src="${S.portraitURL}" alt="${esc(t("review.portrait"))}" style="max-height:240px;border:1px solid #ccc"></p>` : ""}
     ${res && res.reasons && res.reasons.length ? `<ul class="checks">${res.reasons.map((r) => `<li class="fail">${esc(reason(r.code || r))}</li>`).join("")}</ul>` : ""}
     ${navHTML()}`;
 }
@@ -615,20 +631,32 @@ function drawFace() {
   document.getElementById("face-wait")?.remove();
   const m = S.face.meta || {};
   const box = document.getElementById("face-box");
-  const allPass = (m.checks || []).every((c) => c.pass);
-  if (m.box && m.width && m.height && box) {
+  const checks = (m.checks || []).filter((c) => c.measured !== false);
+  const allPass = m.pass ?? checks.every((c) => c.pass);
+  // The box comes as {Min:{X,Y},Max:{X,Y}} (Go's image.Rectangle) or {x,y,w,h}.
+  const b = m.box && (m.box.Min ? { x: m.box.Min.X, y: m.box.Min.Y, w: m.box.Max.X - m.box.Min.X, h: m.box.Max.Y - m.box.Min.Y } : m.box);
+  if (b && m.width && m.height && box) {
     box.hidden = false;
     box.className = "box" + (allPass ? "" : " bad");
-    box.style.left = (100 * m.box.x / m.width) + "%";
-    box.style.top = (100 * m.box.y / m.height) + "%";
-    box.style.width = (100 * m.box.w / m.width) + "%";
-    box.style.height = (100 * m.box.h / m.height) + "%";
+    box.style.left = (100 * b.x / m.width) + "%";
+    box.style.top = (100 * b.y / m.height) + "%";
+    box.style.width = (100 * b.w / m.width) + "%";
+    box.style.height = (100 * b.h / m.height) + "%";
   } else if (box) box.hidden = true;
   const ins = document.getElementById("face-instruction");
-  if (ins) ins.textContent = m.instruction ? reason(m.instruction) : "";
+  if (ins) {
+    const first = (m.reasons || [])[0];
+    ins.textContent = first ? reason(first.code) : m.instruction ? reason(m.instruction) : allPass && checks.length ? "✔ " + t("pass") : "";
+  }
   const ul = document.getElementById("face-checks");
-  if (ul) ul.innerHTML = (m.checks || []).map((c) =>
-    `<li class="${c.pass ? "pass" : "fail"}">${esc(c.pass ? t("pass") : t("fail"))}: ${esc(!c.pass && c.reason ? reason(c.reason) : c.name)}${c.score != null ? ` (${esc(c.score)})` : ""}</li>`).join("");
+  if (ul) ul.innerHTML = checks.map((c) =>
+    `<li class="${c.pass ? "pass" : "fail"}">${esc(c.pass ? t("pass") : t("fail"))}: ${esc(!c.pass && c.reason ? reason(c.reason) : checkName(c.id || c.name))}${c.score != null ? ` (${esc(c.score)})` : ""}</li>`).join("");
+}
+
+function checkName(id) {
+  const k = "check." + id;
+  const v = t(k);
+  return v === k ? String(id).replaceAll("_", " ") : v;
 }
 
 const HAND = { right: [1, 2, 3, 4, 5], left: [6, 7, 8, 9, 10] };
@@ -714,7 +742,8 @@ function reviewHTML() {
   }).join("");
   return `<h2>${esc(t("review.title"))}</h2>
     <p>${esc(t("applicant.title"))}: <b id="review-applicant">${esc(s.applicant)}</b></p>
-    <p>${esc(t("review.portrait"))}: ${s.face ? `<span class="badge pass">${esc(t("fingers.score"))} ${esc(s.face.score)}</span>` : "—"}</p>
+    <p>${esc(t("review.portrait"))}: ${s.face ? `<span class="badge pass">${esc(t("fingers.score"))} ${esc(s.face.score)}</span>` : "—"}
+    ${s.face && S.portraitURL ? `<br><img src="${S.portraitURL}" alt="" style="max-height:160px">` : ""}</p>
     ${s.card ? `<p>${esc(t("review.card"))}: <span class="badge ${s.card.ok ? "pass" : "fail"}">${esc(s.card.ok ? t("card.ok") : t("card.failed"))}</span></p>` : ""}
     <table><thead><tr><th>${esc(t("step.fingers"))}</th><th></th><th>${esc(t("fingers.score"))}</th><th>${esc(t("fingers.attempts"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>
     ${missing.length ? `<div class="error" id="review-missing"><b>${esc(t("review.missing"))}:</b><ul>${missing.map((m) => `<li>${esc(m)}</li>`).join("")}</ul></div>` : ""}
@@ -757,9 +786,15 @@ function techHTML() {
       ? `<button data-act="tech" data-cmd="${cmd}" data-device="${esc(i.id)}" id="${cmd.replace(".", "-")}-${esc(i.id)}" ${tr.busy ? "disabled" : ""}>${esc(t(label))}</button>`
       : `<button disabled>${esc(t(label))}</button> <small class="muted na">(${esc(t("tech.not_available"))})</small>`;
     let out = "";
-    if (tr.busy) out = `<div class="progress"><span class="spinner"></span>${esc(t("tech.running"))}</div>`;
-    else if (tr.error) out = `<p class="error">${esc(tr.error.code === "unknown_type" ? t("tech.not_available") : errorText(tr.error))}</p>`;
-    else if (tr.result) out = `<pre>${esc(JSON.stringify(tr.result, null, 1))}</pre>`;
+    if (tr.busy) {
+      const pr = tr.progress;
+      out = `<div class="progress" role="progressbar" aria-busy="true"><span class="spinner" aria-hidden="true"></span>${esc(t("tech.running"))}
+        ${pr ? `${esc(pr.step)}/${esc(pr.of)} ${esc(pr.message || "")}` : ""}</div>`;
+    } else if (tr.error) out = `<p class="error">${esc(tr.error.code === "unknown_type" ? t("tech.not_available") : errorText(tr.error))}</p>`;
+    else if (tr.result) out = reportHTML(tr.result);
+    const saved = S.techSaved && S.techSaved[i.id];
+    if (!tr.busy && !tr.result && saved) out += ["selftest", "calibration"].map((k) => saved[k] ? reportHTML(saved[k]) : "").join("") +
+      (saved.calibration_state ? `<p class="muted">${esc(t("tech.calibration_state"))}: ${esc(saved.calibration_state)}</p>` : "");
     return `<tr id="dev-${esc(i.id)}"><td><b>${esc(i.id)}</b><br>${esc(i.kind)} · ${esc(i.driver)}</td>
       <td>${esc([i.vendor, i.model].filter(Boolean).join(" "))}${i.serial ? "<br>S/N " + esc(i.serial) : ""}${i.firmware ? "<br>FW " + esc(i.firmware) : ""}${i.port ? "<br>" + esc(i.port) : ""}</td>
       <td class="dev-state">${stateBadge(d.state)}<br><span class="muted">${esc(d.detail || "")}</span></td>
@@ -770,6 +805,26 @@ function techHTML() {
   return `<section class="card" id="tech"><h2>${esc(t("tech.title"))}</h2>
     ${S.devices.size ? `<table><thead><tr><th>${esc(t("tech.id"))}</th><th>${esc(t("tech.identity"))}</th><th>${esc(t("tech.state"))}</th><th>${esc(t("tech.counters"))}</th><th>${esc(t("tech.last_error"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
       : `<p>${esc(t("tech.none"))}</p>`}</section>`;
+}
+
+// reportHTML shows a self-test or calibration report: the overall result
+// and each check, with words and icons besides colour.
+function reportHTML(r) {
+  if (!r || !r.checks) return `<pre>${esc(JSON.stringify(r, null, 1))}</pre>`;
+  const cls = (x) => x === "pass" ? "pass" : x === "warn" ? "warn" : x === "fail" ? "fail" : "";
+  const word = (x) => { const k = "result." + x; const v = t(k); return v === k ? x : v; };
+  return `<div class="report" data-result="${esc(r.result)}"><p><b>${esc(r.run === "calibrate" ? t("tech.calibrate") : t("tech.selftest"))}</b>
+    <span class="badge ${cls(r.result)}">${esc(word(r.result))}</span> <span class="muted">${esc(r.finished ? new Date(r.finished).toLocaleString(S.lang) : "")}</span></p>
+    <ul class="checks">${r.checks.map((c) => `<li class="${cls(c.result)}">${esc(word(c.result))} · <b>${esc(c.name)}</b>: ${esc(c.message || "")}${c.advice ? `<br><i>${esc(c.advice)}</i>` : ""}</li>`).join("")}</ul></div>`;
+}
+
+async function loadTechChecks() {
+  if (!S.commands.has("device.checks")) return;
+  S.techSaved = S.techSaved || {};
+  for (const id of S.devices.keys()) {
+    try { S.techSaved[id] = await send("device.checks", { device: id }); } catch { /* none saved */ }
+  }
+  renderTech();
 }
 
 function renderTech() { if (S.mode === "tech") renderMain(); }
@@ -813,7 +868,9 @@ document.addEventListener("submit", (ev) => {
 document.addEventListener("keydown", (ev) => {
   if (ev.altKey && (ev.key === "l" || ev.key === "L")) { ev.preventDefault(); act.lang(); return; }
   if (ev.altKey && (ev.key === "t" || ev.key === "T") && S.user && S.user.role === "technician") {
-    ev.preventDefault(); S.mode = S.mode === "tech" ? "enroll" : "tech"; renderAll(); return;
+    ev.preventDefault(); S.mode = S.mode === "tech" ? "enroll" : "tech"; renderAll();
+    if (S.mode === "tech") loadTechChecks();
+    return;
   }
   const tag = (ev.target.tagName || "").toLowerCase();
   if (ev.ctrlKey || ev.altKey || ev.metaKey || tag === "input" || tag === "textarea" || tag === "select") return;
