@@ -196,6 +196,15 @@ function onMessage(e) {
     case "capture.face.result":
       S.face.result = p; renderMain();
       break;
+    case "capture.finger.result":
+      // A capture the officer started with the foot pedal, not from here.
+      if (S.session && p.session === S.session.id && !S.busy) {
+        S.fingerResult = p;
+        if (p.summary) S.session = p.summary;
+        if (p.done) S.fingerPos = S.session.next_finger || p.position;
+        renderMain();
+      }
+      break;
     case "capture.finger.waiting":
       if (S.session && p.session === S.session.id) { S.fingerPos = p.position; renderMain(); }
       break;
