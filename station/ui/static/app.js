@@ -747,7 +747,7 @@ function reviewHTML() {
     const st = fingerState(f);
     const img = S.bestImgs[f.position] || S.fingerImgs[f.position];
     return `<tr><td>${esc(fingerName(f.position))}</td><td><span class="badge ${f.exception ? "warn" : f.done ? "pass" : "fail"}">${esc(f.exception ? t("kind." + f.exception) : f.done ? t("pass") : t("fail"))}</span></td>
-      <td>${esc(st.label)}</td><td>${esc(f.attempts || 0)}</td><td>${img ? `<img src="${img}" alt="" style="height:70px">` : ""}</td></tr>`;
+      <td>${esc(f.exception ? "—" : st.label)}</td><td>${esc(f.attempts || 0)}</td><td>${img ? `<img src="${img}" alt="" style="height:70px">` : ""}</td></tr>`;
   }).join("");
   return `<h2>${esc(t("review.title"))}</h2>
     <p>${esc(t("applicant.title"))}: <b id="review-applicant">${esc(s.applicant)}</b></p>
