@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -15,17 +16,16 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/openenroll/stationd/cmd/internal/simrig"
 	"github.com/openenroll/stationd/station/session"
 	"github.com/openenroll/stationd/station/ui/uitest"
 )
 
 func TestBrowserEnrollmentOnSimulatedDevices(t *testing.T) {
 	ctx := uitest.Browser(t) // skips early when there is no Chromium
-	rig, _ := startRig(t, true)
-	if _, err := rig.StartStationd(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	rig := startBooth(t)
 	waitReady(t, rig, "finger-scanner")
+	waitReady(t, rig, "camera")
 	shots := uitest.NewShots(t)
 	run := func(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -53,7 +53,14 @@ func TestBrowserEnrollmentOnSimulatedDevices(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#operator"), "officer-9"),
 		chromedp.SendKeys(chromedp.CSS("#applicant"), "APP-BROWSER-1"+kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("#step-face")),
-		shots.Take("face-step"),
+		// Auto-capture: live frames with the face box and the checks, until
+		// the person has held still with every check passing.
+		uitest.Key("c"),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#face-img")?.naturalWidth > 0 && !document.querySelector("#face-box").hidden`, chromedp.WithPollingTimeout(0)),
+		shots.Take("face-live"),
+		chromedp.WaitVisible(chromedp.CSS("#face-done")),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#portrait-img")?.naturalWidth > 0`, chromedp.WithPollingTimeout(0)),
+		shots.Take("face-taken"),
 		uitest.Key("n"),
 		chromedp.WaitVisible(chromedp.CSS("#step-fingers")),
 	)
@@ -133,4 +140,39 @@ func TestBrowserEnrollmentOnSimulatedDevices(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#applicant")),
 		shots.Take("next-person"),
 	)
+}
+
+// startBooth starts central, the simulated camera and scanner, and
+// stationd with a portrait step and uploads.
+func startBooth(t *testing.T) *simrig.Rig {
+	t.Helper()
+	bin := binaries(t)
+	rig, err := simrig.New(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rig.StopAll() })
+	keys, err := rig.MakeKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	if _, err := rig.StartCentral(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody, then the applicant sits down and holds still.
+	if _, err := rig.StartCamera(ctx, filepath.Join(root, "testdata", "faces", "grace_hopper_512x512.jpg"), "empty 1s\nsit 1s\nhold 60s\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rig.StartZFM(ctx, "-no-pace"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rig.WriteConfig(simrig.Config{Keys: keys, Uplink: true, Face: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rig.StartStationd(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	return rig
 }
