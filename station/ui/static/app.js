@@ -373,7 +373,11 @@ const act = {
     if (!why) { document.getElementById("except-reason").focus(); return; }
     document.getElementById("except-dialog").close();
     try {
-      S.session = await run(t("fingers.except"), "session.finger.except", { session: S.session.id, position: pos, kind, reason: why });
+      const payload = { session: S.session.id, position: pos, kind, reason: why };
+      // A photo of the hand from the booth's camera, when the officer ticks it
+      // (the policy may require one).
+      if (document.getElementById("except-photo")?.checked) payload.photo = "camera";
+      S.session = await run(t("fingers.except"), "session.finger.except", payload);
       S.fingerResult = null;
       S.fingerPos = S.session.next_finger || pos;
       renderMain();
@@ -774,6 +778,7 @@ function dialogsHTML() {
       <label for="except-kind">${esc(t("except.kind"))}</label>
       <select id="except-kind">${["amputated", "bandaged", "unable"].map((k) => `<option value="${k}">${esc(t("kind." + k))}</option>`).join("")}</select>
       <label for="except-reason">${esc(t("except.reason"))}</label><input id="except-reason" required maxlength="200">
+      ${[...S.devices.values()].some((d) => d.info.kind === "camera") ? `<label><input type="checkbox" id="except-photo" style="width:auto;min-height:auto"> ${esc(t("except.photo"))}</label>` : ""}
       <div class="actions"><button type="button" data-act="exceptCancel">${esc(t("except.cancel"))}</button>
       <button class="primary" type="submit" id="except-save">${esc(t("except.save"))}</button></div></form></dialog>
     <dialog id="abandon-dialog"><form id="abandon-form" method="dialog"><label for="abandon-reason">${esc(t("abandon.reason"))}</label>
