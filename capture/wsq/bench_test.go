@@ -3,6 +3,8 @@ package wsq
 import (
 	"image"
 	"testing"
+
+	"github.com/openenroll/stationd/firmware-sim/synthfinger"
 )
 
 // benchImage is the image the benchmarks code: synthfinger's good
@@ -14,14 +16,20 @@ func benchImage(b *testing.B, w, h int) *image.Gray {
 }
 
 func benchEncode(b *testing.B, w, h int) {
-	img := benchImage(b, w, h)
+	benchEncodeWith(b, benchImage(b, w, h), Encode)
+}
+
+// benchEncodeWith times enc on img at DefaultBitrate and reports ratio,
+// PSNR and the actual bits per pixel.
+func benchEncodeWith(b *testing.B, img *image.Gray, enc func(*image.Gray, int, float64) ([]byte, error)) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
 	var data []byte
 	var err error
 	b.SetBytes(int64(w * h))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		data, err = Encode(img, 500, DefaultBitrate)
+		data, err = enc(img, 500, DefaultBitrate)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -33,6 +41,7 @@ func benchEncode(b *testing.B, w, h int) {
 	}
 	b.ReportMetric(float64(w*h)/float64(len(data)), "ratio")
 	b.ReportMetric(psnr(img, out), "psnr_dB")
+	b.ReportMetric(8*float64(len(data))/float64(w*h), "bpp")
 }
 
 func benchDecode(b *testing.B, w, h int) {
@@ -60,3 +69,18 @@ func BenchmarkWSQEncode_416x560(b *testing.B) { benchEncode(b, 416, 560) }
 func BenchmarkWSQEncode_800x750(b *testing.B) { benchEncode(b, 800, 750) }
 func BenchmarkWSQDecode_416x560(b *testing.B) { benchDecode(b, 416, 560) }
 func BenchmarkWSQDecode_800x750(b *testing.B) { benchDecode(b, 800, 750) }
+
+// Fixed-rate encoding: the same prints held to 0.75 bpp, and synthfinger's
+// sharp GoodImpression, where Encode undershoots most, with both encoders.
+func BenchmarkWSQEncodeFixedRate_416x560(b *testing.B) {
+	benchEncodeWith(b, benchImage(b, 416, 560), EncodeFixedRate)
+}
+func BenchmarkWSQEncodeFixedRate_800x750(b *testing.B) {
+	benchEncodeWith(b, benchImage(b, 800, 750), EncodeFixedRate)
+}
+func BenchmarkWSQEncodeSharp_416x560(b *testing.B) {
+	benchEncodeWith(b, synthPrint(b, synthfinger.GoodImpression()), Encode)
+}
+func BenchmarkWSQEncodeFixedRateSharp_416x560(b *testing.B) {
+	benchEncodeWith(b, synthPrint(b, synthfinger.GoodImpression()), EncodeFixedRate)
+}
