@@ -598,14 +598,13 @@ func (c *conn) writeBus(m bus.Message) error {
 	if m.Binary == nil {
 		return nil
 	}
-	c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	if err := c.ws.WriteMessage(websocket.BinaryMessage, m.Binary); err != nil {
-		return err
-	}
+	// Count the frame in flight before sending it: the client may
+	// acknowledge it before WriteMessage returns here.
 	if m.Preview && c.window.Load() > 0 {
 		c.unacked.Add(1)
 	}
-	return nil
+	c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	return c.ws.WriteMessage(websocket.BinaryMessage, m.Binary)
 }
 
 // maxAcksPerSecond bounds preview.ack messages: one per frame shown, for

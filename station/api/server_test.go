@@ -123,12 +123,13 @@ func TestPreviewFlowControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
+	got := map[string]byte{}
 	read := func() (Envelope, []byte) {
 		t.Helper()
 		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 		mt, data, err := ws.ReadMessage()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v (got so far %v)", err, got)
 		}
 		if mt == websocket.BinaryMessage {
 			return Envelope{}, data
@@ -160,7 +161,6 @@ func TestPreviewFlowControl(t *testing.T) {
 	if e, _ := read(); e.Type != "session.updated" {
 		t.Fatalf("state event held back behind previews: %+v", e)
 	}
-	got := map[string]byte{}
 	for range 2 {
 		ws.WriteJSON(map[string]any{"v": 1, "type": "preview.ack"})
 		e, _ := read()
