@@ -39,7 +39,7 @@ func (d *fakeDevice) Close() error       { return nil }
 
 // backend is stationd's API with real sessions and scripted captures.
 type backend struct {
-	t        *testing.T
+	t        testing.TB
 	reg      *devices.Registry
 	bus      *bus.Bus
 	sessions *session.Manager
@@ -62,7 +62,7 @@ func (fin) Enqueue(ctx context.Context, id string, b []byte) error { return nil 
 
 const token = "browser-test-token-0001"
 
-func newBackend(t *testing.T) *backend {
+func newBackend(t testing.TB) *backend {
 	b := &backend{t: t, bus: bus.New(), scores: map[int][]int{3: {22, 71}}}
 	b.reg = devices.NewRegistry(devices.Options{})
 	var err error

@@ -185,7 +185,7 @@ function onMessage(e) {
       renderStatus();
       break;
     case "preview.face": case "preview.finger":
-      S.previewMeta = { type: e.type, payload: p };
+      S.previewMeta = { type: e.type, payload: p, time: e.time };
       break;
     case "preview.portrait":
       S.previewMeta = { type: e.type, payload: p };
@@ -225,6 +225,23 @@ function onDeviceEvent(type, ev) {
   renderStatus(); renderTech();
 }
 
+// Preview statistics: frames shown and the delay from stationd publishing
+// a frame (its envelope time) to the browser having decoded it. The face
+// step shows the frame rate; window.stationdPreview lets a technician (or
+// a benchmark) read them from the browser console.
+const previewStats = { frames: 0, latencies: [], times: [] };
+window.stationdPreview = previewStats;
+function previewShown(sent) {
+  const now = Date.now();
+  previewStats.frames++;
+  if (sent) previewStats.latencies.push(now - Date.parse(sent));
+  previewStats.times.push(now);
+  if (previewStats.latencies.length > 600) previewStats.latencies.splice(0, 300);
+  while (previewStats.times.length && previewStats.times[0] < now - 1000) previewStats.times.shift();
+  const el = document.getElementById("face-fps");
+  if (el) el.textContent = previewStats.times.length + " fps";
+}
+
 function ackPreview() {
   if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify({ v: 1, type: "preview.ack" }));
 }
@@ -247,7 +264,7 @@ function onBinary(blob) {
     drawFace();
     const img = document.getElementById("face-img");
     // Acknowledge once the frame is decoded and on screen.
-    if (img && img.decode) img.decode().then(ackPreview, ackPreview); else ackPreview();
+    if (img && img.decode) img.decode().then(() => { previewShown(meta.time); ackPreview(); }, ackPreview); else ackPreview();
     if (old) setTimeout(() => URL.revokeObjectURL(old), 1000);
   } else {
     const pos = meta.payload.position;
@@ -628,7 +645,7 @@ function faceHTML() {
     ${!avail ? `<p class="warn badge" id="face-unavailable">${esc(t("face.unavailable"))}</p>` : `
     <div class="row"><div><div class="preview" id="face-preview"><img id="face-img" alt="${esc(t("face.title"))}"><div class="box" id="face-box" hidden></div>
       <p class="muted" id="face-wait" style="color:#ccc;padding:1rem">${esc(t("face.no_preview"))}</p></div></div>
-    <div><p class="instruction" id="face-instruction"></p><ul class="checks" id="face-checks"></ul></div></div>
+    <div><p class="instruction" id="face-instruction"></p><ul class="checks" id="face-checks"></ul><p class="muted" id="face-fps"></p></div></div>
     <div class="actions"><button class="primary" data-act="faceCapture" id="face-capture" title="C">${esc(t("face.capture"))}</button>
     <button data-act="faceCapture" data-manual="1" id="face-override">${esc(t("face.override"))}</button></div>`}
     ${f ? `<p class="result pass badge" id="face-done">${esc(t("face.taken", { score: f.score }))}</p>` : ""}

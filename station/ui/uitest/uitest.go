@@ -20,7 +20,7 @@ import (
 // returns its chromedp context; the browser is stopped when the test ends.
 // It skips the test in -short mode or when no Chromium is installed ($CHROMIUM
 // names one elsewhere).
-func Browser(t *testing.T) context.Context {
+func Browser(t testing.TB) context.Context {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test: starts Chromium")
@@ -62,13 +62,13 @@ func Browser(t *testing.T) context.Context {
 // $UI_SCREENSHOTS/<test name> when that is set, else in the test's
 // temporary directory.
 type Shots struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	n   int
 }
 
 // NewShots prepares the screenshot directory.
-func NewShots(t *testing.T) *Shots {
+func NewShots(t testing.TB) *Shots {
 	dir := os.Getenv("UI_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
