@@ -125,6 +125,16 @@ func TestBrowserEnrollmentOnSimulatedDevices(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`!/never|chưa bao giờ/.test(document.querySelector("#status-sync").textContent)`, chromedp.WithPollingTimeout(0)),
 		shots.Take("uploaded"),
 	)
+	// The technician console: a self-test of the scanner, its report shown.
+	run("technician console", step,
+		uitest.Key("t", chromedp.ModifierAlt),
+		chromedp.WaitVisible(chromedp.CSS("#dev-finger-scanner")),
+		chromedp.Click(chromedp.CSS("#device-selftest-finger-scanner")),
+		chromedp.WaitVisible(chromedp.CSS("#dev-finger-scanner .report")),
+		shots.Take("technician-selftest"),
+		uitest.Key("t", chromedp.ModifierAlt),
+		chromedp.WaitVisible(chromedp.CSS("#saved")),
+	)
 	// The scanner's cable is pulled: the status bar says so.
 	start := time.Now()
 	run("unplug", 20*time.Second,

@@ -825,7 +825,7 @@ function techHTML() {
     else if (tr.result) out = reportHTML(tr.result);
     const saved = S.techSaved && S.techSaved[i.id];
     if (!tr.busy && !tr.result && saved) out += ["selftest", "calibration"].map((k) => saved[k] ? reportHTML(saved[k]) : "").join("") +
-      (saved.calibration_state ? `<p class="muted">${esc(t("tech.calibration_state"))}: ${esc(saved.calibration_state)}</p>` : "");
+      (saved.calibration_state ? `<p class="muted">${esc(t("tech.calibration_state"))}: ${esc(t("state." + saved.calibration_state) === "state." + saved.calibration_state ? saved.calibration_state : t("state." + saved.calibration_state))}</p>` : "");
     return `<tr id="dev-${esc(i.id)}"><td><b>${esc(i.id)}</b><br>${esc(i.kind)} · ${esc(i.driver)}</td>
       <td>${esc([i.vendor, i.model].filter(Boolean).join(" "))}${i.serial ? "<br>S/N " + esc(i.serial) : ""}${i.firmware ? "<br>FW " + esc(i.firmware) : ""}${i.port ? "<br>" + esc(i.port) : ""}</td>
       <td class="dev-state">${stateBadge(d.state)}<br><span class="muted">${esc(d.detail || "")}</span></td>
