@@ -44,6 +44,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/openenroll/stationd/capture/finger"
@@ -58,12 +59,14 @@ type sample struct {
 	Y      float64
 	Master int
 	Rej    string
+	Ink    float64 // synthfinger Impression.Ink: 0 live scan, > 0 ink card
 }
 
 func main() {
 	n := flag.Int("n", 800, "number of synthetic impressions")
 	seed := flag.Uint64("seed", 1, "random seed of the impressions")
 	perMaster := flag.Int("per-master", 4, "impressions per synthetic finger")
+	inkShare := flag.Float64("ink", 0.4, "share of impressions rendered as scanned ink cards (synthfinger Impression.Ink)")
 	out := flag.String("out", "", "write the generated Go file here (default: stdout)")
 	csvOut := flag.String("csv", "", "also write features and labels as CSV")
 	nfiq := flag.String("nfiq2", "", "directory with calibration.csv: report Spearman vs NFIQ 2 after fitting")
@@ -73,7 +76,7 @@ func main() {
 	cache := flag.String("cache", "", "keep the measured impressions in this gob file and reuse it when it exists (for trying model variants)")
 	flag.Parse()
 
-	samples := loadOrGenerate(*cache, *n, *seed, *perMaster, *workers)
+	samples := loadOrGenerate(*cache, *n, *seed, *perMaster, *inkShare, *workers)
 	for i := range samples {
 		samples[i].x = finger.Vector(&samples[i].F)
 	}
@@ -103,8 +106,23 @@ func main() {
 	trR, trS := evaluate(&m, train)
 	vaR, vaS := evaluate(&m, val)
 	log.Printf("train: RMSE %.1f, Spearman %.3f; validation: RMSE %.1f, Spearman %.3f", trR, trS, vaR, vaS)
+	var valLive, valInk []sample
+	for _, s := range val {
+		if s.Ink > 0 {
+			valInk = append(valInk, s)
+		} else {
+			valLive = append(valLive, s)
+		}
+	}
+	for _, st := range []struct {
+		name string
+		set  []sample
+	}{{"live scan", valLive}, {"ink card", valInk}} {
+		r, rho := evaluate(&m, st.set)
+		log.Printf("  validation %-9s %3d: RMSE %.1f, Spearman %.3f", st.name, len(st.set), r, rho)
+	}
 
-	src := generateGo(&m, *n, *seed, *perMaster, len(train), len(val), rejected, trR, trS, vaR, vaS)
+	src := generateGo(&m, *n, *seed, *perMaster, *inkShare, len(train), len(val), rejected, trR, trS, vaR, vaS)
 	if *out == "" {
 		os.Stdout.Write(src)
 	} else if err := os.WriteFile(*out, src, 0o644); err != nil {
@@ -115,7 +133,7 @@ func main() {
 	}
 }
 
-func loadOrGenerate(cache string, n int, seed uint64, perMaster, workers int) []sample {
+func loadOrGenerate(cache string, n int, seed uint64, perMaster int, inkShare float64, workers int) []sample {
 	if cache != "" {
 		if f, err := os.Open(cache); err == nil {
 			defer f.Close()
@@ -127,7 +145,7 @@ func loadOrGenerate(cache string, n int, seed uint64, perMaster, workers int) []
 			return s
 		}
 	}
-	s := generate(n, seed, perMaster, workers)
+	s := generate(n, seed, perMaster, inkShare, workers)
 	if cache != "" {
 		f, err := os.Create(cache)
 		if err != nil {
@@ -142,8 +160,11 @@ func loadOrGenerate(cache string, n int, seed uint64, perMaster, workers int) []
 }
 
 // generate renders and measures n impressions, perMaster per synthetic finger.
-func generate(n int, seed uint64, perMaster, workers int) []sample {
+func generate(n int, seed uint64, perMaster int, inkShare float64, workers int) []sample {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	// The ink style has its own stream so that -ink 0 draws the same
+	// live-scan impressions as before the style existed.
+	inkRng := rand.New(rand.NewPCG(seed, 0x1ac))
 	type job struct {
 		i, master int
 		id        uint64
@@ -161,6 +182,9 @@ func generate(n int, seed uint64, perMaster, workers int) []sample {
 		}
 		jobs[i].i, jobs[i].master = i, mi
 		jobs[i].imp = synthfinger.RandomImpression(rng)
+		if inkRng.Float64() < inkShare {
+			inkCard(&jobs[i].imp, inkRng)
+		}
 	}
 	out := make([]sample, n)
 	ch := make(chan job)
@@ -180,7 +204,7 @@ func generate(n int, seed uint64, perMaster, workers int) []sample {
 				if err != nil {
 					log.Fatalf("Assess: %v", err)
 				}
-				s := sample{F: res.Features, Y: float64(lab.Quality), Master: j.master}
+				s := sample{F: res.Features, Y: float64(lab.Quality), Master: j.master, Ink: j.imp.Ink}
 				if !res.Fingerprint {
 					s.Rej = res.Rejection
 				}
@@ -202,6 +226,15 @@ func generate(n int, seed uint64, perMaster, workers int) []sample {
 	close(ch)
 	wg.Wait()
 	return out
+}
+
+// inkCard turns a live-scan impression into a scanned ink card: ink of
+// random strength, and a frame with some card margin around the finger (the
+// scanned box of a ten-print card is cropped loosely), 300-470 x 400-620 px.
+func inkCard(imp *synthfinger.Impression, rng *rand.Rand) {
+	u := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
+	imp.Ink = u(0.5, 1)
+	imp.Width, imp.Height = int(u(300, 470)), int(u(400, 620))
 }
 
 // fit minimises mean((100σ(b + w·z) - y)²)/100² + l2·|w|² with Adam.
@@ -319,12 +352,12 @@ func ranks(v []float64) []float64 {
 	return r
 }
 
-func generateGo(m *finger.Model, n int, seed uint64, perMaster, ntr, nva, nrej int, trR, trS, vaR, vaS float64) []byte {
+func generateGo(m *finger.Model, n int, seed uint64, perMaster int, inkShare float64, ntr, nva, nrej int, trR, trS, vaR, vaS float64) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "// Code generated by cmd/fitquality; DO NOT EDIT.\n")
-	fmt.Fprintf(&b, "// Re-fit: go run ./cmd/fitquality -n %d -seed %d -per-master %d -out capture/finger/model_gen.go\n\n", n, seed, perMaster)
+	fmt.Fprintf(&b, "// Re-fit: go run ./cmd/fitquality -n %d -seed %d -per-master %d -ink %g -out capture/finger/model_gen.go\n\n", n, seed, perMaster, inkShare)
 	fmt.Fprintf(&b, "package finger\n\n")
-	fmt.Fprintf(&b, "// fitted was fitted on %d synthfinger impressions (%d rejected by the gate and left out):\n", n, nrej)
+	fmt.Fprintf(&b, "// fitted was fitted on %d synthfinger impressions, %.0f %% of them scanned ink cards (%d rejected by the gate and left out):\n", n, 100*inkShare, nrej)
 	fmt.Fprintf(&b, "// training %d, RMSE %.1f, Spearman %.3f; validation (other fingers) %d, RMSE %.1f, Spearman %.3f.\n", ntr, trR, trS, nva, vaR, vaS)
 	fmt.Fprintf(&b, "var fitted = Model{\n")
 	arr := func(name string, v [nFeat]float64) {
@@ -383,6 +416,9 @@ func reportNFIQ2(m *finger.Model, dir string) {
 		return
 	}
 	var ours, ref []float64
+	// per source family ("SFinGe" or the ink-card scans), for the report
+	type fam struct{ ours, ref []float64 }
+	fams := map[string]*fam{}
 	for _, r := range rows[1:] {
 		if len(r) < 8 || r[1] == "" || r[7] == "neg" {
 			continue
@@ -406,8 +442,32 @@ func reportNFIQ2(m *finger.Model, dir string) {
 		}
 		ours = append(ours, s)
 		ref = append(ref, q)
+		name := "ink card"
+		if strings.HasPrefix(r[7], "SFinGe") {
+			name = "SFinGe"
+		}
+		if fams[name] == nil {
+			fams[name] = &fam{}
+		}
+		fams[name].ours = append(fams[name].ours, s)
+		fams[name].ref = append(fams[name].ref, q)
 	}
 	log.Printf("NFIQ 2 calibration set: %d prints, Spearman %.3f", len(ours), spearman(ours, ref))
+	for _, name := range []string{"SFinGe", "ink card"} {
+		f := fams[name]
+		if f == nil {
+			continue
+		}
+		log.Printf("  %-8s %3d prints: Spearman %.3f, mean score %.1f (NFIQ 2 %.1f)", name, len(f.ours), spearman(f.ours, f.ref), mean(f.ours), mean(f.ref))
+	}
+}
+
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(max(len(v), 1))
 }
 
 func readPNG(name string) (*image.Gray, error) {

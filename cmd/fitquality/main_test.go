@@ -33,7 +33,7 @@ func TestFitRecoversLogistic(t *testing.T) {
 			t.Errorf("irrelevant feature %d weight %.2f", k, m.W[k])
 		}
 	}
-	src := generateGo(&m, 400, 1, 4, 400, 0, 0, rmse, rho, 0, 0)
+	src := generateGo(&m, 400, 1, 4, 0.5, 400, 0, 0, rmse, rho, 0, 0)
 	if !bytes.Contains(src, []byte("var fitted = Model{")) || !bytes.Contains(src, []byte("DO NOT EDIT")) {
 		t.Errorf("generated source:\n%s", src)
 	}

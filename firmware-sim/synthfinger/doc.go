@@ -25,6 +25,13 @@
 // skin distortion that differs per impression seed, at any size (416x560
 // by default, 256x288 for R30x modules): dark ridges on a light background.
 //
+// Impression.Ink (opt-in; zero keeps the live-scan output byte for byte)
+// renders the same finger as an inked ten-print card on a flatbed scanner:
+// off-white fibrous card, near-black grainy ink, over- and under-inked
+// patches, ink spatter around the print's edge and, on some cards, part of
+// the printed caption. Quality models fitted on live scans alone never see
+// such prints (cmd/fitquality mixes both styles).
+//
 // # Ground-truth quality label
 //
 // Every image carries a Label with Quality = round(100 * Usable * Clarity):
@@ -34,14 +41,16 @@
 //     unrotated, with full contact, in an image of the same size; capped at 1.
 //     Contact regions are nested shrinks of the pad, so Usable falls with
 //     Contact and as the finger slides off the image.
-//   - Clarity = Cb * Cn * Cm * Cp * Cd, each in (0, 1]:
+//   - Clarity = Cb * Cn * Cm * Cp * Cd * Ci, each in (0, 1]:
 //     Cb = exp(-2 pi^2 Blur^2 / T^2), the Gaussian blur's transfer function at
 //     the ridge frequency 1/T (T = the finger's mean ridge period);
 //     Cn = 1 / (1 + 1.5 (Noise/A)^2), with A = 100*Cb grey levels, the ridge
 //     amplitude left after blur (a signal-to-noise term);
 //     Cm = 1 - 0.8 |Moisture|^1.3 (dry breaks and wet merges);
 //     Cp = 1 - 0.7 (2 |Pressure - 0.5|)^1.5 (too light or too heavy);
-//     Cd = 1 - 0.4 Dirt.
+//     Cd = 1 - 0.4 Dirt;
+//     Ci = 1 - 0.15 Ink (grain and uneven inking hide a little detail, but
+//     the ridges stay as readable as on a live scan).
 //
 // Each factor is monotone in its own parameter, so the label falls whenever
 // any one degradation gets worse with the others fixed. The weights are

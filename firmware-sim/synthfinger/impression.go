@@ -64,6 +64,15 @@ type Impression struct {
 	// Seed drives everything random in this impression (skin distortion,
 	// noise, dirt, dry breaks, smudges). Same seed, same bytes.
 	Seed uint64 `json:"seed"`
+	// Ink 0..1 opts in to an inked ten-print card scanned on a flatbed,
+	// instead of a live-scan platen: off-white fibrous card stock, near
+	// black ink with grain and white specks inside the ridges, uneven
+	// inking (over-inked patches whose valleys fill, under-inked patches
+	// whose ridges break), ink spatter around the print's edge and, from
+	// 0.5 up, part of the card's printed caption above the print. The
+	// zero value is a live scan: images are byte-identical to those made
+	// before this field existed.
+	Ink float64 `json:"ink,omitempty"`
 }
 
 // Label is the ground truth that comes with every image.
@@ -172,6 +181,7 @@ func (imp Impression) validate() error {
 		{"OffsetX", imp.OffsetX, -1, 1},
 		{"OffsetY", imp.OffsetY, -1, 1},
 		{"Dirt", imp.Dirt, 0, 1},
+		{"Ink", imp.Ink, 0, 1},
 	} {
 		if err := check(c.name, c.v, c.lo, c.hi); err != nil {
 			return err
@@ -207,7 +217,7 @@ func Print(identity uint64, finger int, imp Impression) (*image.Gray, Label, err
 }
 
 // clarity returns the per-degradation clarity factors; see the package doc.
-func clarity(imp Impression, period float64) (blur, noise, moist, press, dirt float64) {
+func clarity(imp Impression, period float64) (blur, noise, moist, press, dirt, ink float64) {
 	// Gaussian MTF at the ridge frequency 1/T: exp(-2 pi^2 sigma^2 / T^2)
 	blur = math.Exp(-2 * math.Pi * math.Pi * imp.Blur * imp.Blur / (period * period))
 	// ridge amplitude left after blur: about half the ~195-level ridge/valley swing
@@ -217,6 +227,7 @@ func clarity(imp Impression, period float64) (blur, noise, moist, press, dirt fl
 	moist = 1 - 0.8*math.Pow(math.Abs(imp.Moisture), 1.3)
 	press = 1 - 0.7*math.Pow(2*math.Abs(imp.Pressure-0.5), 1.5)
 	dirt = 1 - 0.4*imp.Dirt
+	ink = 1 - 0.15*imp.Ink
 	return
 }
 
@@ -282,6 +293,11 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 	breakZ := valueNoiseStd * zOf(0.45*math.Pow(dry, 1.3))
 	smudgeZ := valueNoiseStd * zOf(1-0.3*wet)
 
+	var ic *inkCard
+	if imp.Ink > 0 {
+		ic = newInkCard(identity, finger, imp, W, H)
+	}
+
 	pix := make([]float32, W*H)
 	var visible, reference int
 	for y := 0; y < H; y++ {
@@ -303,7 +319,15 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 			if cw >= 0.5 {
 				visible++
 			}
+			var over, under float64 // inked card: over- and under-inked share
+			if ic != nil {
+				paper = ic.paper(paper, fx, fy)
+				over, under = ic.inking(fx, fy)
+			}
 			if cw <= 0 {
+				if ic != nil {
+					paper = ic.spatter(paper, fx, fy, r, rc)
+				}
 				pix[y*W+x] = float32(paper)
 				continue
 			}
@@ -316,16 +340,34 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 				t -= 1.5 * sm
 				s = math.Max(s, -1+1.4*sm)
 			}
+			if ic != nil {
+				// too much ink widens the ridges, too little thins them
+				t += ic.k * (0.5*under - 0.9*over)
+			}
 			ink := smoothstep(t-0.25, t+0.25, s)
 			ink += (1 - ink) * valleyInk
+			if ic != nil {
+				ink = ic.texture(ink, fx, fy, over, under)
+			}
 			if dry > 0 {
 				b := smoothstep(breakZ-0.08, breakZ+0.08, breakN.at(fx, fy))
 				ink *= 0.12 + 0.88*b
 				ink *= 1 - 0.45*dry*smoothstep(-0.3, 0.6, grainN.at(fx, fy))
 			}
 			d := dark * shade * (1 - 0.45*fade)
-			pix[y*W+x] = float32(paper - d*ink*cw)
+			if ic != nil {
+				// printing ink is near black whatever the pressure
+				d += ic.k * (230*shade*(1-0.25*fade) - d)
+			}
+			v := paper - d*ink*cw
+			if ic != nil && cw < 1 {
+				v = math.Min(v, ic.spatter(paper, fx, fy, r, rc))
+			}
+			pix[y*W+x] = float32(v)
 		}
+	}
+	if ic != nil {
+		ic.caption(pix, W, H)
 	}
 
 	addDirt(newRNG(identity, uint64(finger), imp.Seed, 8), pix, W, H, imp.Dirt)
@@ -345,8 +387,8 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 	if reference > 0 {
 		lab.Usable = math.Min(1, float64(visible)/float64(reference))
 	}
-	cb, cn, cm, cp, cd := clarity(imp, m.period)
-	lab.Clarity = cb * cn * cm * cp * cd
+	cb, cn, cm, cp, cd, ci := clarity(imp, m.period)
+	lab.Clarity = cb * cn * cm * cp * cd * ci
 	lab.Quality = int(math.Round(100 * lab.Usable * lab.Clarity))
 	toImage := func(q fpoint) (image.Point, bool) {
 		// undo the distortion approximately (it is smooth and small)
