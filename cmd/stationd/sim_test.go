@@ -250,6 +250,20 @@ func TestEndToEndEnrollmentReachesCentral(t *testing.T) {
 	}
 	// The scanner must be up before capture starts.
 	waitReady(t, rig, "finger-scanner")
+	// The UI learns the link's state without asking.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		e := c.waitEvent("uplink.status", 10*time.Second)
+		var us struct {
+			State string `json:"state"`
+		}
+		json.Unmarshal(e.Payload, &us)
+		if us.State == "connected" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("uplink never reported connected: last %s", e.Payload)
+		}
+	}
 
 	pid := enrollOne(t, rig, c, "APP-E2E-1", 11)
 

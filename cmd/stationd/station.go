@@ -140,6 +140,17 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 			defer st.wg.Done()
 			client.Run(rctx)
 		}()
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			st.reportUplink(rctx, client)
+		}()
+	} else {
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			st.reportUplink(rctx, nil)
+		}()
 	}
 	return st, nil
 }
@@ -191,6 +202,49 @@ func uplinkConfig(cfg *config.Config, st *station, log *slog.Logger) (uplink.Cli
 		uc.TLS = tc
 	}
 	return uc, nil
+}
+
+// uplinkStatus is the payload of uplink.status events.
+type uplinkStatus struct {
+	State     string    `json:"state"` // connected, connecting, off
+	LastSync  time.Time `json:"last_sync,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	Acked     int64     `json:"acked"`
+}
+
+// uplinkEvery is how often the link's state is checked for the UI; it is
+// also republished at least every uplinkRepeat so a browser that connects
+// later learns it without asking.
+const (
+	uplinkEvery  = time.Second
+	uplinkRepeat = 5 * time.Second
+)
+
+// reportUplink publishes uplink.status when the link's state changes.
+func (st *station) reportUplink(ctx context.Context, c *uplink.Client) {
+	t := time.NewTicker(uplinkEvery)
+	defer t.Stop()
+	var last uplinkStatus
+	var sent time.Time
+	for {
+		cur := uplinkStatus{State: "off"}
+		if c != nil {
+			s := c.Stats()
+			cur = uplinkStatus{State: "connecting", LastSync: s.LastAck, LastError: s.LastError, Acked: s.Acked}
+			if s.Connected {
+				cur.State, cur.LastError = "connected", ""
+			}
+		}
+		if cur != last || time.Since(sent) >= uplinkRepeat {
+			st.bus.Publish(bus.Message{Type: "uplink.status", Payload: cur})
+			last, sent = cur, time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // commands are every websocket command the station answers.
