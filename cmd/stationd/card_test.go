@@ -13,17 +13,9 @@ import (
 // An enrollment whose card step reads and verifies the applicant's chip
 // card: the real pcscd, the vpcd reader driver and the simulated card.
 func TestEndToEndCardRead(t *testing.T) {
-	bin := binaries(t)
+	binaries(t)
 	pcscdtest.ForTest(t) // starts pcscd (or waits for another test's to be free); stops it by pid
-	rig, err := simrig.New(bin, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rig.StopAll() })
-	keys, err := rig.MakeKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rig, keys := newRig(t)
 	ctx := context.Background()
 	sample, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "card", "sample"))
 	if _, err := rig.StartCard(ctx, sample); err != nil {

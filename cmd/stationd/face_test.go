@@ -30,17 +30,9 @@ func copyKey(t *testing.T, src string) string {
 // sits still), then a blank chip card personalized from the enrollment
 // through pcscd and read back, then finalize.
 func TestEndToEndFaceAndCardPersonalization(t *testing.T) {
-	bin := binaries(t)
+	binaries(t)
 	pcscdtest.ForTest(t)
-	rig, err := simrig.New(bin, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rig.StopAll() })
-	keys, err := rig.MakeKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rig, keys := newRig(t)
 	ctx := context.Background()
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	sample := filepath.Join(root, "testdata", "card", "sample")

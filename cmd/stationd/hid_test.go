@@ -16,13 +16,7 @@ import (
 // records the fingers it segments, a slap of the wrong hand records
 // nothing, and the status light follows.
 func TestEndToEndPedalSlapAndLight(t *testing.T) {
-	bin := binaries(t)
-	rig, err := simrig.New(bin, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rig.StopAll() })
-	keys, _ := rig.MakeKeys()
+	rig, keys := newRig(t)
 	ctx := context.Background()
 	hid, err := rig.StartHID(ctx, "-identity", "51", "-rotation", "15")
 	if err != nil {

@@ -205,7 +205,9 @@ func enrollOne(t *testing.T, rig *simrig.Rig, c *client, applicant string, ident
 	return fin.PacketID
 }
 
-func startRig(t *testing.T, uplinkOn bool) (*simrig.Rig, simrig.Keys) {
+// newRig is an empty simulated booth with its keys, stopped (by process
+// id) when the test ends.
+func newRig(t *testing.T) (*simrig.Rig, simrig.Keys) {
 	t.Helper()
 	bin := binaries(t)
 	rig, err := simrig.New(bin, t.TempDir())
@@ -221,6 +223,14 @@ func startRig(t *testing.T, uplinkOn bool) (*simrig.Rig, simrig.Keys) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rig, keys
+}
+
+// startRig is a booth with the simulated scanner and, with uplinkOn, the
+// reference central.
+func startRig(t *testing.T, uplinkOn bool) (*simrig.Rig, simrig.Keys) {
+	t.Helper()
+	rig, keys := newRig(t)
 	ctx := context.Background()
 	if uplinkOn {
 		if _, err := rig.StartCentral(ctx, keys); err != nil {

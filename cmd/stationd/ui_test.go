@@ -156,16 +156,7 @@ func TestBrowserEnrollmentOnSimulatedDevices(t *testing.T) {
 // stationd with a portrait step and uploads.
 func startBooth(t *testing.T) *simrig.Rig {
 	t.Helper()
-	bin := binaries(t)
-	rig, err := simrig.New(bin, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rig.StopAll() })
-	keys, err := rig.MakeKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rig, keys := newRig(t)
 	ctx := context.Background()
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	if _, err := rig.StartCentral(ctx, keys); err != nil {
