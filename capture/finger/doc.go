@@ -39,8 +39,8 @@
 // The score is a logistic model over standardised features (model.go) whose
 // coefficients live in model_gen.go. That file is generated, in the open, by
 // cmd/fitquality from the project's own synthetic prints
-// (firmware-sim/synthfinger, labelled impressions). To re-fit, from the module
-// root:
+// (firmware-sim/synthfinger, labelled impressions: live scans, and a quarter
+// rendered as scanned ink cards). To re-fit, from the module root:
 //
 //	go run ./cmd/fitquality -out capture/finger/model_gen.go
 //

@@ -3,37 +3,40 @@ package finger
 import "math"
 
 // nFeat is the length of the model's feature vector.
-const nFeat = 9
+const nFeat = 8
 
 // FeatureNames names the entries of the model's feature vector, in order.
 var FeatureNames = [nFeat]string{
-	"fg_fraction", "fg_area", "ofl", "lcs_top", "fda_top", "ocl_top",
-	"ridge_fraction", "ridge_ratio_dev", "minutiae_density",
+	"fg_fraction", "ridge_area", "ofl_ridge", "lcs_best", "fda_best", "ocl_best",
+	"ridge_ratio_dev", "minutiae_density",
 }
 
 // Vector returns the model inputs for f. The set was chosen among the
 // variants tried on cached measurements (cmd/fitquality -cache) for
-// agreement with the synthetic labels (validation Spearman about 0.9 for
-// all the good variants) and, as a check only, with NFIQ 2 on the shared
-// calibration set, where it did best:
+// agreement with the synthetic labels of both impression styles (live
+// scans and ink cards; validation Spearman about 0.85 for all the good
+// variants) and, as a check only, with NFIQ 2 on the shared calibration
+// set, where it did best:
 //
 //   - grey-level contrast and brightness (NFIQ 2's Mu and MMB) are
 //     measured and used for the reasons but left out of the score: they
 //     follow the sensor or the ink more than the print;
-//   - clarity features use the best three quarters of the blocks, so that
-//     card text, smudges and the print's margin do not count as the print;
+//   - clarity (LCS, FDA, OCL) is the mean over the best half of the
+//     blocks and orientation flow is taken between ridge-like blocks only,
+//     so that card text, ink spatter, smudges and the print's margin do
+//     not count as the print; how much of the foreground does carry clear
+//     ridges enters through the ridge area (foreground area times the
+//     ridge-like share, in 10^4 px, as a log);
 //   - the ridge/valley width ratio enters as its distance from 1 (log);
-//   - areas enter as logs and densities are clipped, so that one extreme
-//     value cannot dominate.
+//   - densities are clipped, so that one extreme value cannot dominate.
 func Vector(f *Features) [nFeat]float64 {
 	return [nFeat]float64{
 		f.ForegroundFraction,
-		math.Log1p(float64(f.ForegroundPixels) / 1e4),
-		f.OFL,
-		f.LCSTop,
-		f.FDATop,
-		f.OCLTop,
-		f.RidgeFraction,
+		math.Log1p(f.RidgeFraction * float64(f.ForegroundPixels) / 1e4),
+		f.OFLRidge,
+		f.LCSBest,
+		f.FDABest,
+		f.OCLBest,
 		math.Abs(math.Log(f.RidgeRatio + 0.05)),
 		math.Min(f.MinutiaeDensity, 40) / 10,
 	}

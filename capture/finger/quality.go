@@ -44,7 +44,15 @@ type Features struct {
 	RidgeFraction          float64 // share of foreground blocks with a clear ridge pattern
 	PeriodSpread           float64 // interquartile range / median of the ridge periods of ridge-like blocks
 	OCLTop, LCSTop, FDATop float64 // means over the best three quarters of the blocks (card text, smudges and the print's margin excluded)
-	OrientationSpread      float64 // 1 - |mean of doubled ridge angles|: 0 for parallel stripes
+	// OCLBest, LCSBest, FDABest are means over the best half of the
+	// blocks: the clarity of the print where it is clear, little moved by
+	// how much card, ink spatter or margin surrounds it (RidgeFraction
+	// says how much that is).
+	OCLBest, LCSBest, FDABest float64
+	// OFLRidge is OFL over ridge-like blocks and their ridge-like
+	// neighbours only.
+	OFLRidge          float64
+	OrientationSpread float64 // 1 - |mean of doubled ridge angles|: 0 for parallel stripes
 
 	Minutiae        int     // minutiae kept after spurious removal
 	MinutiaeCentre  int     // of which inside 200x200 px at their centre of mass
@@ -312,9 +320,12 @@ func (w *work) blockAggregates(f *Features, bfs []blockFeat, n32x, n32y int) {
 		}
 	}
 	f.OCL /= n
-	f.OCLTop = topMean(bfs, func(b *blockFeat) float64 { return b.ocl })
-	f.LCSTop = topMean(bfs, func(b *blockFeat) float64 { return b.lcs })
-	f.FDATop = topMean(bfs, func(b *blockFeat) float64 { return b.fda })
+	f.OCLTop = topMean(bfs, 0.75, func(b *blockFeat) float64 { return b.ocl })
+	f.LCSTop = topMean(bfs, 0.75, func(b *blockFeat) float64 { return b.lcs })
+	f.FDATop = topMean(bfs, 0.75, func(b *blockFeat) float64 { return b.fda })
+	f.OCLBest = topMean(bfs, 0.5, func(b *blockFeat) float64 { return b.ocl })
+	f.LCSBest = topMean(bfs, 0.5, func(b *blockFeat) float64 { return b.lcs })
+	f.FDABest = topMean(bfs, 0.5, func(b *blockFeat) float64 { return b.fda })
 	f.Coherence /= n
 	f.LCS /= n
 	f.FDA /= n
@@ -340,10 +351,21 @@ func (w *work) blockAggregates(f *Features, bfs []blockFeat, n32x, n32y int) {
 	// OFL (NFIQ 2 orientation flow): per block, the mean angle to its
 	// foreground 8-neighbours; the part above θmin = 4° scaled to 0..1 by
 	// 90° - θmin; the image value is the mean over blocks.
+	f.OFL = w.ofl(bfs, grid, n32x, n32y, false)
+	f.OFLRidge = w.ofl(bfs, grid, n32x, n32y, true)
+}
+
+// ofl is NFIQ 2's orientation flow over the blocks bfs (grid maps 32-block
+// positions to their index in bfs, -1 outside the foreground); ridgeOnly
+// keeps only ridge-like blocks and neighbours.
+func (w *work) ofl(bfs []blockFeat, grid []int32, n32x, n32y int, ridgeOnly bool) float64 {
 	const thetaMin = 4.0
 	var ofl float64
 	var nofl int
 	for _, b := range bfs {
+		if ridgeOnly && !b.ridgeLike {
+			continue
+		}
 		var d float64
 		var k int
 		for dy := -1; dy <= 1; dy++ {
@@ -353,7 +375,7 @@ func (w *work) blockAggregates(f *Features, bfs []blockFeat, n32x, n32y int) {
 					continue
 				}
 				j := grid[y*n32x+x]
-				if j < 0 {
+				if j < 0 || (ridgeOnly && !bfs[j].ridgeLike) {
 					continue
 				}
 				a := math.Abs(b.theta - bfs[j].theta)
@@ -371,13 +393,14 @@ func (w *work) blockAggregates(f *Features, bfs []blockFeat, n32x, n32y int) {
 		ofl += max(0, deg-thetaMin) / (90 - thetaMin)
 		nofl++
 	}
-	if nofl > 0 {
-		f.OFL = ofl / float64(nofl)
+	if nofl == 0 {
+		return 0
 	}
+	return ofl / float64(nofl)
 }
 
-// topMean is the mean of the upper three quarters of a block feature.
-func topMean(bfs []blockFeat, get func(*blockFeat) float64) float64 {
+// topMean is the mean of the upper share (0..1) of a block feature.
+func topMean(bfs []blockFeat, share float64, get func(*blockFeat) float64) float64 {
 	var hist [101]int
 	var sum [101]float64
 	for i := range bfs {
@@ -386,7 +409,7 @@ func topMean(bfs []blockFeat, get func(*blockFeat) float64) float64 {
 		hist[k]++
 		sum[k] += v
 	}
-	keep := len(bfs) - len(bfs)/4
+	keep := max(int(math.Ceil(share*float64(len(bfs)))), 1)
 	var s float64
 	n := 0
 	for k := 100; k >= 0 && n < keep; k-- {

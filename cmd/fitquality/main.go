@@ -4,7 +4,11 @@
 //
 // It draws labelled impressions from firmware-sim/synthfinger
 // (RandomImpression: contact, pressure, moisture, blur, noise, placement and
-// dirt at random strengths; Label.Quality is the 0-100 ground truth), runs
+// dirt at random strengths; Label.Quality is the 0-100 ground truth), a
+// share of them (-ink, default a quarter) rendered as scanned ink cards
+// (Impression.Ink 0.5-1, loosely cropped frames of 300-470 x 400-620 px) so
+// that the model does not take the look of ink and card for a bad print,
+// runs
 // finger.Assess on each, and fits a logistic model
 //
 //	score = 100 / (1 + exp(-(b + Σ w_i z_i)))
@@ -14,7 +18,8 @@
 // Impressions the not-a-fingerprint gate rejects are counted and left out
 // (their score is 0 whatever the model says). The masters (identity, finger)
 // are split 80/20 into training and validation sets; the validation RMSE and
-// Spearman correlation are printed and recorded in the generated file.
+// Spearman correlation are printed (also per style) and recorded in the
+// generated file.
 //
 // Re-fit from the module root:
 //
@@ -23,8 +28,8 @@
 // -n sets the number of impressions (default 800), -seed the random seed,
 // -csv FILE also writes the features and labels, and -nfiq2 DIR prints the
 // Spearman correlation with the NFIQ 2 scores of a calibration set
-// (calibration.csv in DIR) after fitting. That set is only reported on, never
-// fitted.
+// (calibration.csv in DIR) after fitting, overall and per source family
+// (SFinGe, ink cards). That set is only reported on, never fitted.
 package main
 
 import (
@@ -66,7 +71,7 @@ func main() {
 	n := flag.Int("n", 800, "number of synthetic impressions")
 	seed := flag.Uint64("seed", 1, "random seed of the impressions")
 	perMaster := flag.Int("per-master", 4, "impressions per synthetic finger")
-	inkShare := flag.Float64("ink", 0.4, "share of impressions rendered as scanned ink cards (synthfinger Impression.Ink)")
+	inkShare := flag.Float64("ink", 0.25, "share of impressions rendered as scanned ink cards (synthfinger Impression.Ink)")
 	out := flag.String("out", "", "write the generated Go file here (default: stdout)")
 	csvOut := flag.String("csv", "", "also write features and labels as CSV")
 	nfiq := flag.String("nfiq2", "", "directory with calibration.csv: report Spearman vs NFIQ 2 after fitting")
