@@ -257,3 +257,36 @@ func TestCrossingNumberTable(t *testing.T) {
 		}
 	}
 }
+
+// Best-half clarity and ridge-only orientation flow describe the print where
+// it is clear: an image half clean ridges, half noise (as a card's margin or
+// ink spatter beside a print) gives the clean half's values.
+func TestBestHalfIgnoresJunk(t *testing.T) {
+	const W, H = 256, 288
+	_, clean := measureImage(t, sinusoid(W, H, 9, 20, 128, 80), StandardPPI)
+	img := sinusoid(W, H, 9, 20, 128, 80)
+	noise := gaussNoise(W, H, 128, 50, 3)
+	for y := 0; y < H; y++ {
+		copy(img.Pix[y*W+W/2:y*W+W], noise.Pix[y*W+W/2:y*W+W])
+	}
+	_, f := measureImage(t, img, StandardPPI)
+	t.Logf("clean LCS %.3f OCL %.3f FDA %.3f OFL %.3f; half noise: LCS %.3f top %.3f best %.3f, OCL %.3f best %.3f, FDA %.3f best %.3f, OFL %.3f ridge %.3f, ridge fraction %.2f",
+		clean.LCS, clean.OCL, clean.FDA, clean.OFL, f.LCS, f.LCSTop, f.LCSBest, f.OCL, f.OCLBest, f.FDA, f.FDABest, f.OFL, f.OFLRidge, f.RidgeFraction)
+	if f.RidgeFraction > 0.8 {
+		t.Fatalf("ridge fraction %.2f: the noise half should not count as ridges", f.RidgeFraction)
+	}
+	for _, c := range []struct {
+		name              string
+		all, best, cleanV float64
+	}{{"LCS", f.LCS, f.LCSBest, clean.LCS}, {"OCL", f.OCL, f.OCLBest, clean.OCL}, {"FDA", f.FDA, f.FDABest, clean.FDA}} {
+		if math.Abs(c.best-c.cleanV) > 0.05*c.cleanV {
+			t.Errorf("%s best half %.3f, want the clean image's %.3f", c.name, c.best, c.cleanV)
+		}
+		if c.all >= c.best {
+			t.Errorf("%s over all blocks %.3f not below the best half %.3f", c.name, c.all, c.best)
+		}
+	}
+	if f.OFLRidge > clean.OFL+0.02 || f.OFLRidge >= f.OFL {
+		t.Errorf("OFL between ridge blocks %.3f, want about the clean %.3f and below OFL over all blocks %.3f", f.OFLRidge, clean.OFL, f.OFL)
+	}
+}
