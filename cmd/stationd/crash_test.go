@@ -43,6 +43,7 @@ func tryEnroll(rig *simrig.Rig, c *client, sid string, identity int) (string, er
 		if err != nil {
 			return "", err
 		}
+		c.lifted(5 * time.Second) // a kill may come first: then the next try fails anyway
 	}
 	var fin struct {
 		PacketID string `json:"packet_id"`

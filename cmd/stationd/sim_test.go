@@ -145,6 +145,26 @@ func (c *client) waitEvent(typ string, d time.Duration) api.Envelope {
 	}
 }
 
+// lifted waits for stationd to see the finger leave the scanner's glass,
+// as the next applicant's finger only comes after a moment; it reports
+// false when no such event came in time.
+func (c *client) lifted(d time.Duration) bool {
+	timeout := time.After(d)
+	for {
+		select {
+		case e, ok := <-c.events:
+			if !ok {
+				return false
+			}
+			if e.Type == "capture.finger.lifted" {
+				return true
+			}
+		case <-timeout:
+			return false
+		}
+	}
+}
+
 type summary struct {
 	ID         string   `json:"id"`
 	State      string   `json:"state"`
@@ -182,11 +202,15 @@ func enrollOne(t *testing.T, rig *simrig.Rig, c *client, applicant string, ident
 		if _, err := rig.ZFM("lift"); err != nil {
 			t.Fatal(err)
 		}
+		if !c.lifted(15 * time.Second) {
+			t.Fatalf("finger %d: stationd did not see it lifted", pos)
+		}
 		if !fr.Done {
 			// Below the threshold: the officer tries again (best of N).
 			rig.ZFM(fmt.Sprintf("place synth:%d:%d", identity, pos))
 			c.call("session.finger.capture", map[string]any{"session": s.ID, "position": pos}, &fr)
 			rig.ZFM("lift")
+			c.lifted(15 * time.Second)
 			t.Logf("finger %d second attempt: score %d", pos, fr.Score)
 		}
 	}

@@ -83,6 +83,9 @@ func TestBrowserEnrollmentOnSimulatedDevices(t *testing.T) {
 				uitest.Key("c"),
 				chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("#finger-result[data-pos='%d'][data-attempts='%d']", pos, attempt))),
 				zfm("lift"),
+				// The station must see the glass clear before the next
+				// finger goes on, as an applicant's hand takes a moment.
+				chromedp.WaitVisible(chromedp.CSS("#finger-result[data-lifted='1']")),
 			)
 			done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector("#finger-%d").classList.contains("ok")`, pos)))
 			if err != nil {

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openenroll/stationd/capture/finger"
@@ -70,6 +71,10 @@ type Controller struct {
 	// captured finger to leave the glass (see watchLift).
 	lifted map[string]*liftWatch
 
+	// captureSeq numbers finger captures, so that the UI can tell which
+	// capture a capture.finger.lifted event belongs to.
+	captureSeq atomic.Uint64
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -105,7 +110,7 @@ func (c *Controller) Close() {
 // watchLift waits, in the background, for the finger just captured to be
 // lifted, so that the next capture knows whether the glass is clear
 // without making the officer wait for it now.
-func (c *Controller) watchLift(id string, sc fingerprint.Scanner) {
+func (c *Controller) watchLift(id string, sc fingerprint.Scanner, seq uint64) {
 	w := &liftWatch{done: make(chan struct{})}
 	c.mu.Lock()
 	c.lifted[id] = w
@@ -117,6 +122,10 @@ func (c *Controller) watchLift(id string, sc fingerprint.Scanner) {
 		ctx, cancel := context.WithTimeout(c.ctx, c.opts.LiftTimeout)
 		defer cancel()
 		w.ok = sc.WaitLift(ctx) == nil
+		if w.ok {
+			// The glass is clear: the UI may prompt for the next finger.
+			c.publish("capture.finger.lifted", map[string]any{"device": id, "capture_seq": seq})
+		}
 	}()
 }
 
@@ -464,6 +473,9 @@ type FingerResult struct {
 	Threshold int            `json:"threshold"`
 	Done      bool           `json:"done"`
 	Summary   map[string]any `json:"summary"`
+	// CaptureSeq matches the capture.finger.lifted event that follows
+	// once the finger is off the glass.
+	CaptureSeq uint64 `json:"capture_seq"`
 }
 
 func (c *Controller) cmdCaptureFinger(ctx context.Context, p json.RawMessage) (any, error) {
@@ -522,7 +534,8 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 		}
 		return nil, fail("capture_failed", "%v", err)
 	}
-	c.watchLift(info.ID, sc)
+	seq := c.captureSeq.Add(1)
+	c.watchLift(info.ID, sc, seq)
 	q, err := finger.Assess(img.Gray, img.PPI)
 	if err != nil {
 		return nil, fail("capture_failed", "scoring the image: %v", err)
@@ -539,7 +552,7 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 	c.publishPreview("preview.finger", map[string]any{"session": sid, "position": pos, "format": "png",
 		"width": b.Dx(), "height": b.Dy(), "score": q.Score}, pngData)
 
-	res := &FingerResult{Session: sid, Position: pos, Score: q.Score, Reasons: reasons}
+	res := &FingerResult{Session: sid, Position: pos, Score: q.Score, Reasons: reasons, CaptureSeq: seq}
 	if !q.Fingerprint {
 		// Not recorded: an image of nothing (or of a glove) is not an attempt.
 		sc.SetLED(context.WithoutCancel(ctx), fingerprint.LED{Mode: fingerprint.LEDFlashing, Color: fingerprint.LEDRed, Count: 3})

@@ -205,10 +205,20 @@ function onMessage(e) {
         renderMain();
       }
       break;
+    case "capture.finger.lifted":
+      // The finger left the glass: the next one may be placed.
+      S.liftedSeq = Math.max(S.liftedSeq || 0, p.capture_seq || 0);
+      document.querySelector("#finger-result")?.setAttribute("data-lifted", lifted(S.fingerResult) ? "1" : "0");
+      break;
     case "capture.finger.waiting":
       if (S.session && p.session === S.session.id) { S.fingerPos = p.position; renderMain(); }
       break;
   }
+}
+
+// lifted tells whether the finger of capture result r has left the glass.
+function lifted(r) {
+  return !!r && !!r.capture_seq && (S.liftedSeq || 0) >= r.capture_seq;
 }
 
 function onDeviceEvent(type, ev) {
@@ -716,7 +726,7 @@ function fingersHTML() {
   let result = "";
   if (r) {
     const ok = r.accepted && r.score >= r.threshold;
-    result = `<div class="result" id="finger-result" data-pos="${esc(r.position)}" data-attempts="${esc(r.attempts)}">
+    result = `<div class="result" id="finger-result" data-pos="${esc(r.position)}" data-attempts="${esc(r.attempts)}" data-lifted="${lifted(r) ? 1 : 0}">
       ${r.position !== pos ? `<b>${esc(fingerName(r.position))}:</b> ` : ""}<span class="badge ${!r.accepted ? "fail" : ok ? "pass" : "warn"}">${esc(t("fingers.score"))} ${esc(r.score)}</span>
       ${r.accepted ? `${esc(t("fingers.threshold"))}: ${esc(r.threshold)} · ${esc(t("fingers.attempts"))}: ${esc(r.attempts)} · ${esc(r.kept ? t("fingers.kept") : t("fingers.not_kept"))}` : esc(t("fingers.not_print"))}
       ${r.accepted && !r.done ? `<p class="warn badge">${esc(t("fingers.retry"))}</p>` : ""}
