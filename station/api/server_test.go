@@ -161,7 +161,11 @@ func TestPreviewFlowControl(t *testing.T) {
 	if e, _ := read(); e.Type != "session.updated" {
 		t.Fatalf("state event held back behind previews: %+v", e)
 	}
-	for range 2 {
+	// An acknowledgement may overtake the server's taking of the newer
+	// frames from the bus, so face frame 2 may still go out first; what
+	// must hold is that the finger image comes and the newest face frame
+	// ends the stream, within one extra acknowledgement.
+	for i := 0; i < 3 && (got["preview.finger"] != 9 || got["preview.face"] != 3); i++ {
 		ws.WriteJSON(map[string]any{"v": 1, "type": "preview.ack"})
 		e, _ := read()
 		_, img := read()
