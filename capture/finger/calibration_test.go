@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"testing"
 )
@@ -82,7 +81,7 @@ func TestCalibrationNFIQ2(t *testing.T) {
 	if negatives == 0 {
 		t.Error("no negatives in the calibration set")
 	}
-	rho := spearman(ours, ref)
+	rho := Spearman(ours, ref)
 	t.Logf("NFIQ 2 calibration set: %d scored prints, Spearman rank correlation %.3f (goal >= 0.85); "+
 		"%d negatives all checked; %d prints NFIQ 2 refused; %d prints our gate rejected (scored 0)",
 		len(ours), rho, negatives, refusedByNFIQ2, rejectedPrints)
@@ -92,57 +91,15 @@ func TestCalibrationNFIQ2(t *testing.T) {
 	}
 }
 
-// spearman is the Pearson correlation of ranks (ties share their mean rank).
-func spearman(a, b []float64) float64 {
-	ra, rb := ranks(a), ranks(b)
-	var ma, mb float64
-	for i := range ra {
-		ma += ra[i]
-		mb += rb[i]
-	}
-	ma /= float64(len(ra))
-	mb /= float64(len(rb))
-	var sab, saa, sbb float64
-	for i := range ra {
-		sab += (ra[i] - ma) * (rb[i] - mb)
-		saa += (ra[i] - ma) * (ra[i] - ma)
-		sbb += (rb[i] - mb) * (rb[i] - mb)
-	}
-	if saa == 0 || sbb == 0 {
-		return 0
-	}
-	return sab / math.Sqrt(saa*sbb)
-}
-
-func ranks(v []float64) []float64 {
-	idx := make([]int, len(v))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(i, j int) bool { return v[idx[i]] < v[idx[j]] })
-	r := make([]float64, len(v))
-	for i := 0; i < len(idx); {
-		j := i
-		for j+1 < len(idx) && v[idx[j+1]] == v[idx[i]] {
-			j++
-		}
-		for k := i; k <= j; k++ {
-			r[idx[k]] = float64(i+j)/2 + 1
-		}
-		i = j + 1
-	}
-	return r
-}
-
 func TestSpearman(t *testing.T) {
-	if r := spearman([]float64{1, 2, 3, 4}, []float64{10, 20, 30, 40}); math.Abs(r-1) > 1e-12 {
+	if r := Spearman([]float64{1, 2, 3, 4}, []float64{10, 20, 30, 40}); math.Abs(r-1) > 1e-12 {
 		t.Errorf("monotone: %v", r)
 	}
-	if r := spearman([]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}); math.Abs(r+1) > 1e-12 {
+	if r := Spearman([]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}); math.Abs(r+1) > 1e-12 {
 		t.Errorf("reversed: %v", r)
 	}
 	// Ties: ranks 1.5, 1.5, 3 against 1, 2, 3 -> 0.866.
-	if r := spearman([]float64{5, 5, 9}, []float64{1, 2, 3}); math.Abs(r-math.Sqrt(3)/2) > 1e-9 {
+	if r := Spearman([]float64{5, 5, 9}, []float64{1, 2, 3}); math.Abs(r-math.Sqrt(3)/2) > 1e-9 {
 		t.Errorf("ties: %v", r)
 	}
 }

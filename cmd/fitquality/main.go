@@ -47,7 +47,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -312,49 +311,7 @@ func evaluate(m *finger.Model, set []sample) (rmse, rho float64) {
 		lab[i] = s.Y
 		rmse += (pred[i] - s.Y) * (pred[i] - s.Y)
 	}
-	return math.Sqrt(rmse / float64(len(set))), spearman(pred, lab)
-}
-
-// spearman is the Pearson correlation of the ranks (ties get their mean rank).
-func spearman(a, b []float64) float64 {
-	ra, rb := ranks(a), ranks(b)
-	var ma, mb float64
-	for i := range ra {
-		ma += ra[i]
-		mb += rb[i]
-	}
-	ma /= float64(len(ra))
-	mb /= float64(len(rb))
-	var sab, saa, sbb float64
-	for i := range ra {
-		sab += (ra[i] - ma) * (rb[i] - mb)
-		saa += (ra[i] - ma) * (ra[i] - ma)
-		sbb += (rb[i] - mb) * (rb[i] - mb)
-	}
-	if saa == 0 || sbb == 0 {
-		return 0
-	}
-	return sab / math.Sqrt(saa*sbb)
-}
-
-func ranks(v []float64) []float64 {
-	idx := make([]int, len(v))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(i, j int) bool { return v[idx[i]] < v[idx[j]] })
-	r := make([]float64, len(v))
-	for i := 0; i < len(idx); {
-		j := i
-		for j+1 < len(idx) && v[idx[j+1]] == v[idx[i]] {
-			j++
-		}
-		for k := i; k <= j; k++ {
-			r[idx[k]] = float64(i+j)/2 + 1
-		}
-		i = j + 1
-	}
-	return r
+	return math.Sqrt(rmse / float64(len(set))), finger.Spearman(pred, lab)
 }
 
 func generateGo(m *finger.Model, n int, seed uint64, perMaster int, inkShare float64, ntr, nva, nrej int, trR, trS, vaR, vaS float64) []byte {
@@ -457,13 +414,13 @@ func reportNFIQ2(m *finger.Model, dir string) {
 		fams[name].ours = append(fams[name].ours, s)
 		fams[name].ref = append(fams[name].ref, q)
 	}
-	log.Printf("NFIQ 2 calibration set: %d prints, Spearman %.3f", len(ours), spearman(ours, ref))
+	log.Printf("NFIQ 2 calibration set: %d prints, Spearman %.3f", len(ours), finger.Spearman(ours, ref))
 	for _, name := range []string{"SFinGe", "ink card"} {
 		f := fams[name]
 		if f == nil {
 			continue
 		}
-		log.Printf("  %-8s %3d prints: Spearman %.3f, mean score %.1f (NFIQ 2 %.1f)", name, len(f.ours), spearman(f.ours, f.ref), mean(f.ours), mean(f.ref))
+		log.Printf("  %-8s %3d prints: Spearman %.3f, mean score %.1f (NFIQ 2 %.1f)", name, len(f.ours), finger.Spearman(f.ours, f.ref), mean(f.ours), mean(f.ref))
 	}
 }
 

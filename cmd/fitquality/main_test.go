@@ -38,12 +38,3 @@ func TestFitRecoversLogistic(t *testing.T) {
 		t.Errorf("generated source:\n%s", src)
 	}
 }
-
-func TestSpearmanRanks(t *testing.T) {
-	if r := spearman([]float64{3, 1, 2}, []float64{30, 10, 20}); math.Abs(r-1) > 1e-12 {
-		t.Errorf("%v", r)
-	}
-	if r := ranks([]float64{2, 2, 1}); r[0] != 2.5 || r[1] != 2.5 || r[2] != 1 {
-		t.Errorf("ranks %v", r)
-	}
-}
