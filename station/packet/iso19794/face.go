@@ -157,30 +157,14 @@ func (rep *FaceRepresentation) encode() ([]byte, error) {
 	b = binary.BigEndian.AppendUint16(b, rep.PostAcquisition)
 	b = append(b, rep.CrossReference, rep.ColourSpace)
 	b = append(b, rep.Image...)
-	if uint64(len(b)) > 0xFFFFFFFF {
-		return nil, fmt.Errorf("representation too long")
-	}
-	binary.BigEndian.PutUint32(b, uint32(len(b)))
-	return b, nil
+	return sealRepresentation(b)
 }
 
 // ParseFace reads a face image record. The image data of a representation
 // is whatever its length leaves after the headers (§5.8).
 func ParseFace(b []byte) (*FaceRecord, error) {
 	c := &cursor{b: b, format: "19794-5"}
-	if id := c.bytes(4, "format identifier"); c.err == nil && [4]byte(id) != FaceFormatID {
-		c.pos = 0
-		c.fail("format identifier", "%q, want \"FAC\\x00\"", id)
-	}
-	if v := c.bytes(4, "version"); c.err == nil && [4]byte(v) != FaceVersion {
-		c.pos = 4
-		c.fail("version", "%q, want \"030\\x00\" (ISO/IEC 19794-5:2011)", v)
-	}
-	total := c.u32("record length")
-	if c.err == nil && uint64(total) != uint64(len(b)) {
-		c.pos = 8
-		c.fail("record length", "says %d bytes, record has %d", total, len(b))
-	}
+	c.header(FaceFormatID, FaceVersion, "ISO/IEC 19794-5:2011")
 	n := int(c.u16("number of representations"))
 	cert := c.u8("certification flag")
 	temporal := c.u16("temporal semantics")

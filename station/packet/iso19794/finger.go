@@ -151,30 +151,14 @@ func (rep *FingerRepresentation) encode(certified bool) ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(rep.Image)))
 	b = append(b, rep.Image...)
 	b = append(b, rep.Extended...)
-	if uint64(len(b)) > 0xFFFFFFFF {
-		return nil, fmt.Errorf("representation too long")
-	}
-	binary.BigEndian.PutUint32(b, uint32(len(b)))
-	return b, nil
+	return sealRepresentation(b)
 }
 
 // ParseFinger reads a finger image record and checks its lengths, codes and
 // the count of distinct finger positions.
 func ParseFinger(b []byte) (*FingerRecord, error) {
 	c := &cursor{b: b, format: "19794-4"}
-	if id := c.bytes(4, "format identifier"); c.err == nil && [4]byte(id) != FingerFormatID {
-		c.pos = 0
-		c.fail("format identifier", "%q, want \"FIR\\x00\"", id)
-	}
-	if v := c.bytes(4, "version"); c.err == nil && [4]byte(v) != FingerVersion {
-		c.pos = 4
-		c.fail("version", "%q, want \"020\\x00\" (ISO/IEC 19794-4:2011)", v)
-	}
-	total := c.u32("record length")
-	if c.err == nil && uint64(total) != uint64(len(b)) {
-		c.pos = 8
-		c.fail("record length", "says %d bytes, record has %d", total, len(b))
-	}
+	c.header(FingerFormatID, FingerVersion, "ISO/IEC 19794-4:2011")
 	n := int(c.u16("number of representations"))
 	cert := c.u8("certification flag")
 	npos := int(c.u8("number of finger positions"))

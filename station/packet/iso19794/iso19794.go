@@ -202,3 +202,32 @@ func putQuality(b []byte, q []QualityBlock) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// header reads a record's general header start: format identifier,
+// version and record length, which must equal the bytes given (§5.4 of
+// both parts).
+func (c *cursor) header(id, version [4]byte, std string) {
+	if got := c.bytes(4, "format identifier"); c.err == nil && [4]byte(got) != id {
+		c.pos = 0
+		c.fail("format identifier", "%q, want %q", got, id[:])
+	}
+	if got := c.bytes(4, "version"); c.err == nil && [4]byte(got) != version {
+		c.pos = 4
+		c.fail("version", "%q, want %q (%s)", got, version[:], std)
+	}
+	total := c.u32("record length")
+	if c.err == nil && uint64(total) != uint64(len(c.b)) {
+		c.pos = 8
+		c.fail("record length", "says %d bytes, record has %d", total, len(c.b))
+	}
+}
+
+// sealRepresentation writes a representation's length into its first four
+// bytes, once the rest is appended.
+func sealRepresentation(b []byte) ([]byte, error) {
+	if uint64(len(b)) > 0xFFFFFFFF {
+		return nil, fmt.Errorf("representation too long")
+	}
+	binary.BigEndian.PutUint32(b, uint32(len(b)))
+	return b, nil
+}
