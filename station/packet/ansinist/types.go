@@ -72,6 +72,28 @@ func (rd *reader) fail(num int, off int, format string, args ...any) {
 	}
 }
 
+// data returns the record's image data (field 999), which image records
+// must have.
+func (rd *reader) data() []byte {
+	if f, ok := rd.r.Field(FieldData); ok {
+		return f.Value
+	}
+	rd.fail(FieldData, rd.r.Offset, "mandatory image data missing")
+	return nil
+}
+
+// done returns the first field error, or the record-level validation's
+// error located at the record.
+func (rd *reader) done(validate func() error) error {
+	if rd.err != nil {
+		return rd.err
+	}
+	if err := validate(); err != nil {
+		return &FieldError{Record: rd.idx, Type: rd.r.Type, Offset: rd.r.Offset, Msg: err.Error()}
+	}
+	return nil
+}
+
 func (rd *reader) text(num int, required bool) string {
 	f, ok := rd.r.Field(num)
 	if !ok {
@@ -384,16 +406,9 @@ func ParseType10(r *Record, idx int) (Type10, error) {
 		CSP:  rd.text(12, true),
 		SAP:  rd.int(13, true, 0, 99),
 	}
-	if f, ok := r.Field(FieldData); ok {
-		t.Data = f.Value
-	} else {
-		rd.fail(FieldData, r.Offset, "mandatory image data missing")
-	}
-	if rd.err != nil {
-		return Type10{}, rd.err
-	}
-	if err := t.validate(); err != nil {
-		return Type10{}, &FieldError{Record: idx, Type: 10, Offset: r.Offset, Msg: err.Error()}
+	t.Data = rd.data()
+	if err := rd.done(t.validate); err != nil {
+		return Type10{}, err
 	}
 	return t, nil
 }
@@ -595,16 +610,9 @@ func ParseType14(r *Record, idx int) (Type14, error) {
 		t.FQM = append(t.FQM, QualityMetric{FGP: num(24, sf[0], 0, 99), Score: num(24, sf[1], 0, 255),
 			VendorID: uint16(vid), ProductCode: uint16(num(24, sf[3], 1, 65535))})
 	}
-	if f, ok := r.Field(FieldData); ok {
-		t.Data = f.Value
-	} else {
-		rd.fail(FieldData, r.Offset, "mandatory image data missing")
-	}
-	if rd.err != nil {
-		return Type14{}, rd.err
-	}
-	if err := t.validate(); err != nil {
-		return Type14{}, &FieldError{Record: idx, Type: 14, Offset: r.Offset, Msg: err.Error()}
+	t.Data = rd.data()
+	if err := rd.done(t.validate); err != nil {
+		return Type14{}, err
 	}
 	return t, nil
 }
