@@ -561,7 +561,6 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 		c.publish("capture.finger.result", res)
 		return res, nil
 	}
-	before := s.Fingers[pos]
 	ns, err := c.opts.Sessions.AddFingerAttempt(sid, pos, session.Capture{Data: pngData, Format: "png",
 		Width: b.Dx(), Height: b.Dy(), PPI: img.PPI, Score: q.Score, Reasons: reasons, Device: info.ID, DeviceUse: c.use(info)})
 	if err != nil {
@@ -570,7 +569,7 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 	f := ns.Fingers[pos]
 	res.Accepted = true
 	res.Attempts = len(f.Attempts)
-	res.Kept = f.BestOf == len(f.Attempts)-1 && (before == nil || before.Best == nil || q.Score > before.Best.Score)
+	res.Kept = f.BestOf == len(f.Attempts)-1 // the session keeps an attempt only when it beats the best
 	res.Threshold = thresholdOf(ns.Policy, pos)
 	res.Done = ns.FingerDone(pos)
 	res.Summary = ns.Summary()

@@ -247,7 +247,6 @@ func (c *Controller) CaptureSlap(ctx context.Context, sid, which, deviceID strin
 				return nil, err
 			}
 			b := f.Image.Bounds()
-			before := ns.Fingers[f.Position]
 			next, err := c.opts.Sessions.AddFingerAttempt(sid, f.Position, session.Capture{Data: pngData, Format: "png",
 				Width: b.Dx(), Height: b.Dy(), PPI: img.PPI, Score: f.Quality.Score, Reasons: out.Reasons,
 				Device: info.ID, DeviceUse: c.use(info)})
@@ -256,7 +255,8 @@ func (c *Controller) CaptureSlap(ctx context.Context, sid, which, deviceID strin
 			} else {
 				ns = next
 				res.Recorded = true
-				out.Kept = before == nil || before.Best == nil || f.Quality.Score > before.Best.Score
+				kept := next.Fingers[f.Position]
+				out.Kept = kept.BestOf == len(kept.Attempts)-1
 			}
 		}
 		res.Fingers = append(res.Fingers, out)
