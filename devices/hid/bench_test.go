@@ -29,7 +29,7 @@ func BenchmarkSlapTransfer_1600x1500(b *testing.B) {
 		b.Fatal(err)
 	}
 	o := DefaultSlapOptions()
-	o.LinkOptions = LinkOptions{Transport: "virtual", VendorID: SimVendorID, ProductID: SimProductSlap, CommandTimeout: Duration{5 * time.Second}}
+	o.LinkOptions = LinkOptions{Transport: "virtual", VendorID: SimVendorID, ProductID: SimProductSlap, CommandTimeout: Duration{Duration: 5 * time.Second}}
 	s, err := OpenSlap(b.Context(), devices.Config{ID: "bench", Port: dir}, o, nil)
 	if err != nil {
 		b.Fatal(err)

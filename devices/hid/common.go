@@ -5,30 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/openenroll/stationd/devices"
 )
 
-// Duration is a time.Duration written in configuration as a Go duration
-// string ("250ms").
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a duration such as "1.5s".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("duration %q: %w", b, err)
-	}
-	if v < 0 {
-		return fmt.Errorf("duration %q: negative", b)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+// Duration is a duration option written as "250ms" (devices.Duration).
+type Duration = devices.Duration
 
 // Vendor and product IDs of the simulated devices (docs/hid-slap.md §1):
 // 0x1209 is the pid.codes open-source vendor ID; the product IDs are this

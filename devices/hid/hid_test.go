@@ -71,7 +71,7 @@ func (r *simRig) cfg(id string) devices.Config {
 }
 
 func virtualLink(p uint16) LinkOptions {
-	return LinkOptions{Transport: "virtual", VendorID: SimVendorID, ProductID: p, CommandTimeout: Duration{5 * time.Second}}
+	return LinkOptions{Transport: "virtual", VendorID: SimVendorID, ProductID: p, CommandTimeout: Duration{Duration: 5 * time.Second}}
 }
 
 func openSlap(t *testing.T, r *simRig) *Slap {
@@ -284,7 +284,7 @@ func TestRegistryHotplug(t *testing.T) {
 		id, driver string
 		opts       any
 	}{
-		{"slap", SlapDriverName, &SlapOptions{LinkOptions: virtualLink(SimProductSlap), PlaceTimeout: Duration{time.Second}, BlockTimeout: Duration{time.Second}, MaxRetries: 2}},
+		{"slap", SlapDriverName, &SlapOptions{LinkOptions: virtualLink(SimProductSlap), PlaceTimeout: Duration{Duration: time.Second}, BlockTimeout: Duration{Duration: time.Second}, MaxRetries: 2}},
 		{"pedal", PedalDriverName, &PedalOptions{LinkOptions: virtualLink(SimProductPedal), QueueLen: 4}},
 		{"light", LightDriverName, &LightOptions{LinkOptions: virtualLink(SimProductLight)}},
 	} {

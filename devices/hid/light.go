@@ -34,7 +34,7 @@ type LightOptions struct {
 // DefaultLightOptions are the light driver's defaults.
 func DefaultLightOptions() LightOptions {
 	return LightOptions{LinkOptions: LinkOptions{Transport: "usb", VendorID: SimVendorID, ProductID: SimProductLight,
-		CommandTimeout: Duration{time.Second}}}
+		CommandTimeout: Duration{Duration: time.Second}}}
 }
 
 // Pattern is what the light tells the applicant.

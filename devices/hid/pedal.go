@@ -48,7 +48,7 @@ type PedalOptions struct {
 func DefaultPedalOptions() PedalOptions {
 	return PedalOptions{
 		LinkOptions: LinkOptions{Transport: "usb", VendorID: SimVendorID, ProductID: SimProductPedal,
-			CommandTimeout: Duration{time.Second}},
+			CommandTimeout: Duration{Duration: time.Second}},
 		QueueLen: 16,
 	}
 }

@@ -49,10 +49,10 @@ func DefaultSlapOptions() SlapOptions {
 	return SlapOptions{
 		LinkOptions: LinkOptions{
 			Transport: "usb", VendorID: SimVendorID, ProductID: SimProductSlap,
-			CommandTimeout: Duration{2 * time.Second},
+			CommandTimeout: Duration{Duration: 2 * time.Second},
 		},
-		PlaceTimeout: Duration{30 * time.Second},
-		BlockTimeout: Duration{time.Second},
+		PlaceTimeout: Duration{Duration: 30 * time.Second},
+		BlockTimeout: Duration{Duration: time.Second},
 		MaxRetries:   4,
 	}
 }

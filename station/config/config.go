@@ -190,41 +190,28 @@ func (d Device) DeviceConfig() devices.Config {
 	return devices.Config{ID: d.ID, Driver: d.Driver, Port: d.Port, Options: d.Decoded}
 }
 
-// Duration is a time.Duration written as a Go duration string ("250ms").
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a duration such as "1.5s".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("not a duration (use a number with a unit, like \"500ms\" or \"2s\"): %q", b)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+// Duration is a duration option written as "250ms" (devices.Duration).
+type Duration = devices.Duration
 
 // Default returns the configuration stationd runs with when no file is
 // given: the simulated station of `make run`.
 func Default() *Config {
 	return &Config{
 		Station: Station{ID: "sim-booth-01", DataDir: "var"},
-		HTTP:    HTTP{Listen: "127.0.0.1:8787", ShutdownTimeout: Duration{1500 * time.Millisecond}},
+		HTTP:    HTTP{Listen: "127.0.0.1:8787", ShutdownTimeout: Duration{Duration: 1500 * time.Millisecond}},
 		Log:     Log{Format: "text", Level: "info"},
 		Session: Session{
 			FingerOrder: []int{2, 3, 4, 5, 7, 8, 9, 10, 1, 6}, MaxAttempts: 3, DefaultThreshold: 40,
-			AcceptBelowThreshold: true, Face: true, Card: "none", FingerTimeout: Duration{30 * time.Second},
+			AcceptBelowThreshold: true, Face: true, Card: "none", FingerTimeout: Duration{Duration: 30 * time.Second},
 		},
-		Outbox: Outbox{QuotaMB: 4096, Retention: Duration{7 * 24 * time.Hour}},
+		Outbox: Outbox{QuotaMB: 4096, Retention: Duration{Duration: 7 * 24 * time.Hour}},
 		Packet: Packet{FingerCompression: "PNG", WSQBitrate: 0.75},
 		Uplink: Uplink{Window: 4},
-		Auth:   Auth{TokenRole: "technician", SessionIdle: Duration{12 * time.Hour}},
+		Auth:   Auth{TokenRole: "technician", SessionIdle: Duration{Duration: 12 * time.Hour}},
 		Registry: Registry{
-			OpenTimeout: Duration{devices.DefaultOptions.OpenTimeout},
-			RetryMin:    Duration{devices.DefaultOptions.RetryMin},
-			RetryMax:    Duration{devices.DefaultOptions.RetryMax},
+			OpenTimeout: Duration{Duration: devices.DefaultOptions.OpenTimeout},
+			RetryMin:    Duration{Duration: devices.DefaultOptions.RetryMin},
+			RetryMax:    Duration{Duration: devices.DefaultOptions.RetryMax},
 		},
 	}
 }

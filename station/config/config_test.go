@@ -28,7 +28,7 @@ func (o *testOpts) Validate() error {
 func init() {
 	devices.Register(devices.Driver{
 		Name: "config-test", Kind: devices.KindFingerprint,
-		NewOptions: func() any { return &testOpts{Baud: 57600, Interval: Duration{time.Second}} },
+		NewOptions: func() any { return &testOpts{Baud: 57600, Interval: Duration{Duration: time.Second}} },
 		Open: func(context.Context, devices.Config, devices.Reporter) (devices.Device, error) {
 			return nil, errors.New("not a real device")
 		},

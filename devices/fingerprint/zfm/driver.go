@@ -39,22 +39,8 @@ func init() {
 	})
 }
 
-// Duration is a time.Duration written in configuration as a Go duration
-// string ("250ms").
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a duration such as "1.5s".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("not a duration (use a number with a unit, like \"500ms\" or \"2s\"): %q", b)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+// Duration is a duration option written as "250ms" (devices.Duration).
+type Duration = devices.Duration
 
 // Options are the [device.options] of a zfm scanner.
 type Options struct {
@@ -94,16 +80,16 @@ func DefaultOptions() Options {
 	return Options{
 		Baud:             57600,
 		Address:          DefaultAddress,
-		PollInterval:     Duration{100 * time.Millisecond},
-		CommandTimeout:   Duration{time.Second},
-		GenImgTimeout:    Duration{2 * time.Second},
-		CaptureTimeout:   Duration{30 * time.Second},
+		PollInterval:     Duration{Duration: 100 * time.Millisecond},
+		CommandTimeout:   Duration{Duration: time.Second},
+		GenImgTimeout:    Duration{Duration: 2 * time.Second},
+		CaptureTimeout:   Duration{Duration: 30 * time.Second},
 		Retries:          2,
 		ImageWidth:       256,
 		ImageHeight:      288,
 		PPI:              500,
 		LED:              "aura",
-		PresenceInterval: Duration{250 * time.Millisecond},
+		PresenceInterval: Duration{Duration: 250 * time.Millisecond},
 	}
 }
 
