@@ -71,6 +71,14 @@ func (b *Bus) Publish(m Message) {
 	}
 }
 
+// Followers reports how many subscribers the bus has, so that a producer
+// can skip preparing a preview (encoding a frame) nobody would see.
+func (b *Bus) Followers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs)
+}
+
 // Subscribe follows the bus with a queue of n state messages.
 func (b *Bus) Subscribe(n int) *Sub {
 	s := &Sub{b: b, q: fanout.New[Message](n), preview: map[string]Message{}, pnotify: make(chan struct{}, 1)}

@@ -49,7 +49,13 @@ func TestStateInOrderPreviewsThinned(t *testing.T) {
 
 func TestWakesOnPreviewAndOverflow(t *testing.T) {
 	b := New()
+	if b.Followers() != 0 {
+		t.Fatal("new bus has followers")
+	}
 	s := b.Subscribe(2)
+	if b.Followers() != 1 {
+		t.Fatal("subscriber not counted")
+	}
 	got := make(chan Message)
 	go func() {
 		m, _, _ := s.Next(context.Background())

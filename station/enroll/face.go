@@ -181,8 +181,8 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 
 // previewFace sends the frame, scaled down, with what the checks found.
 func (c *Controller) previewFace(sid string, fr *camera.Frame, res face.Result) {
-	if c.opts.Bus == nil {
-		return
+	if c.opts.Bus == nil || c.opts.Bus.Followers() == 0 {
+		return // no screen to show it on: do not encode the frame
 	}
 	w := c.opts.Face.PreviewWidth
 	if w <= 0 {
