@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("[auth]: %w", err)
 	}
 	srv := api.New(api.Options{Registry: reg, Logger: log.With("part", "api"), StationID: cfg.Station.ID,
-		Bus: st.bus, Commands: st.commands(), Auth: auth})
+		Bus: st.bus, Commands: st.commands(), Auth: auth, Images: st.ctl.Image})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		reg.Close()

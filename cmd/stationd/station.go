@@ -33,6 +33,7 @@ type station struct {
 	sessions *session.Manager
 	ctl      *enroll.Controller
 	tech     *tech.Service
+	counters *tech.Counters
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -51,6 +52,9 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	st := &station{bus: bus.New(), ob: ob}
+	// Per-device counters for the technician console, from the first
+	// device event on.
+	st.counters = tech.NewCounters(reg, st.bus)
 	st.tech, err = tech.New(tech.Options{Registry: reg, Bus: st.bus,
 		Dir: filepath.Join(cfg.Station.DataDir, "devices"), Logger: log.With("part", "tech")})
 	if err != nil {
@@ -97,7 +101,7 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 	}
 	st.ctl = enroll.New(enroll.Options{CSCAs: cscas, DocumentSigner: ds, Calibration: st.tech.Calibration, DeviceBusy: func(id string) bool { _, busy := st.tech.Running(id); return busy }, Registry: reg, Sessions: st.sessions, Bus: st.bus, Outbox: ob,
 		StationID: cfg.Station.ID, Policy: cfg.Session.Policy(), FingerTimeout: cfg.Session.FingerTimeout.Duration,
-		MinPacketRoom: 4 << 20, Logger: log.With("part", "enroll")})
+		MinPacketRoom: 4 << 20, Usage: st.counters, Logger: log.With("part", "enroll")})
 
 	rctx, cancel := context.WithCancel(context.Background())
 	st.cancel = cancel
@@ -105,6 +109,11 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 	go func() {
 		defer st.wg.Done()
 		st.ctl.Run(rctx)
+	}()
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		st.counters.Run(rctx)
 	}()
 	st.wg.Add(1)
 	go func() {
@@ -251,6 +260,9 @@ func (st *station) reportUplink(ctx context.Context, c *uplink.Client) {
 func (st *station) commands() map[string]api.CommandFunc {
 	cmds := st.ctl.Commands()
 	for k, f := range st.tech.Commands() {
+		cmds[k] = f
+	}
+	for k, f := range st.counters.Commands() {
 		cmds[k] = f
 	}
 	return cmds

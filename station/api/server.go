@@ -65,6 +65,9 @@ type Options struct {
 	// TechnicianPrefixes are the command types (by prefix) only a
 	// technician may run; nil means "device." and "tech.".
 	TechnicianPrefixes []string
+	// Images, when set, serves sessions' stored images at
+	// GET /api/sessions/{session}/images/{file} (login required).
+	Images ImageFunc
 }
 
 // CommandFunc handles one client command. It runs on its own goroutine and
@@ -119,6 +122,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /api/logout", s.apiLogout)
 	s.mux.HandleFunc("GET /api/whoami", s.apiWhoami)
 	s.mux.HandleFunc("GET /ws", s.guard(s.ws))
+	s.mux.HandleFunc("GET /api/sessions/{session}/images/{file}", s.guard(s.apiImage))
 	if !opts.NoUI {
 		h := opts.UI
 		if h == nil {

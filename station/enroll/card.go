@@ -74,15 +74,19 @@ func (c *Controller) ReadCard(ctx context.Context, sid, deviceID string, key emr
 	}
 	defer c.release(info.ID)
 	c.publish("capture.card.reading", map[string]any{"session": sid, "device": info.ID})
+	c.attempt(info.ID, "card read")
 	card, err := rd.Connect(ctx)
 	if err != nil {
+		c.failed(ctx, info.ID, "card read", err)
 		return nil, cardError(err)
 	}
 	defer card.Close()
 	doc, err := emrtd.Read(ctx, card, emrtd.ReadOptions{Key: key, CSCAs: c.opts.CSCAs})
 	if err != nil {
+		c.failed(ctx, info.ID, "card read", err)
 		return nil, cardError(err)
 	}
+	c.captured(info.ID, "card read")
 	res := &CardReadResult{Session: sid, OK: doc.Verified(), Access: doc.Access, Document: doc.MRZ.DocumentNumber,
 		Passive: "passed", Active: doc.AA}
 	if doc.PAErr != nil {

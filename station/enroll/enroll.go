@@ -57,7 +57,9 @@ type Options struct {
 	// DeviceBusy whether a technician's test is running on it.
 	Calibration func(id string) (string, time.Time)
 	DeviceBusy  func(id string) bool
-	Logger      *slog.Logger
+	// Usage, when set, hears each device's attempts, captures and errors.
+	Usage  Usage
+	Logger *slog.Logger
 }
 
 // Controller runs captures for sessions.
@@ -210,6 +212,7 @@ func (c *Controller) Commands() map[string]api.CommandFunc {
 		"session.card":             c.cmdCard,
 		"session.card.personalize": c.cmdPersonalize,
 		"session.abandon":          c.cmdAbandon,
+		"session.images":           c.cmdImages,
 		"outbox.status":            c.cmdOutboxStatus,
 	}
 }
@@ -520,8 +523,10 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 	sc.SetLED(ctx, fingerprint.LED{Mode: fingerprint.LEDBreathing, Color: fingerprint.LEDBlue})
 	c.setLight(hid.PatternPlaceFingers)
 	c.publish("capture.finger.waiting", map[string]any{"session": sid, "position": pos, "name": session.FingerName(pos), "device": info.ID})
+	c.attempt(info.ID, "finger")
 	img, err := sc.Capture(ctx, fingerprint.CaptureOptions{Timeout: c.opts.FingerTimeout, Position: pos})
 	if err != nil {
+		c.failed(ctx, info.ID, "finger", err)
 		sc.SetLED(context.WithoutCancel(ctx), fingerprint.LED{Mode: fingerprint.LEDFlashing, Color: fingerprint.LEDRed, Count: 3})
 		c.setLight(hid.PatternTryAgain)
 		switch {
@@ -534,6 +539,7 @@ func (c *Controller) CaptureFinger(ctx context.Context, sid string, pos int, dev
 		}
 		return nil, fail("capture_failed", "%v", err)
 	}
+	c.captured(info.ID, "finger")
 	seq := c.captureSeq.Add(1)
 	c.watchLift(info.ID, sc, seq)
 	q, err := finger.Assess(img.Gray, img.PPI)

@@ -126,6 +126,7 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 	ctx, cancel := context.WithTimeout(ctx, fo.Timeout)
 	defer cancel()
 	frames := 0
+	c.attempt(info.ID, "portrait")
 	var kept face.Captured
 	got := false
 	for !got {
@@ -137,6 +138,7 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
+			c.failed(ctx, info.ID, "portrait", err)
 			return nil, fail("device_unavailable", "camera %s: %v", info.ID, err)
 		}
 		res, err := an.Analyze(fr.Mat)
@@ -154,6 +156,7 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 		fr.Release()
 	}
 	defer kept.Frame.Close()
+	c.captured(info.ID, "portrait")
 	crop, err := face.Crop(kept.Frame, kept.Result.Faces[0], fo.Geometry)
 	if err != nil {
 		return nil, fail("capture_failed", "cropping the portrait: %v", err)

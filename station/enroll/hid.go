@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"slices"
 	"time"
 
@@ -133,7 +134,22 @@ type SlapResult struct {
 	Reasons   []string            `json:"reasons,omitempty"`
 	Fingers   []SlapFingerOutcome `json:"fingers"`
 	Recorded  bool                `json:"recorded"` // attempts added to the session
-	Summary   map[string]any      `json:"summary"`
+	// Width and Height are the slap image's size; Boxes place every
+	// fingertip found on it (of the other hand too, when WrongHand), for
+	// the UI to draw over the preview.slap image.
+	Width   int            `json:"width"`
+	Height  int            `json:"height"`
+	Boxes   []SlapBox      `json:"boxes"`
+	Summary map[string]any `json:"summary"`
+}
+
+// SlapBox is one fingertip's bounding box on the slap image, in pixels.
+type SlapBox struct {
+	Position int `json:"position"`
+	X        int `json:"x"`
+	Y        int `json:"y"`
+	W        int `json:"w"`
+	H        int `json:"h"`
 }
 
 // SlapFingerOutcome is one segmented finger of a slap.
@@ -210,8 +226,10 @@ func (c *Controller) CaptureSlap(ctx context.Context, sid, which, deviceID strin
 	defer c.release(info.ID)
 	c.setLight(hid.PatternPlaceFingers)
 	c.publish("capture.slap.waiting", map[string]any{"session": sid, "slap": which, "expected": expected, "device": info.ID})
+	c.attempt(info.ID, "slap")
 	img, err := sc.Capture(ctx, hid.SlapRequest{Kind: k.hid, Expected: bits, Manual: manual, Timeout: c.opts.FingerTimeout})
 	if err != nil {
+		c.failed(ctx, info.ID, "slap", err)
 		c.setLight(hid.PatternTryAgain)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -223,7 +241,14 @@ func (c *Controller) CaptureSlap(ctx context.Context, sid, which, deviceID strin
 		c.setLight(hid.PatternTryAgain)
 		return nil, fail("capture_failed", "segmenting the slap: %v", err)
 	}
-	res := &SlapResult{Session: sid, Slap: which, WrongHand: seg.WrongHand, Missing: seg.Missing, Reasons: seg.Reasons}
+	b := img.Gray.Bounds()
+	res := &SlapResult{Session: sid, Slap: which, WrongHand: seg.WrongHand, Missing: seg.Missing, Reasons: seg.Reasons,
+		Width: b.Dx(), Height: b.Dy(), Boxes: []SlapBox{}}
+	for _, f := range seg.Fingers {
+		r := f.Box.Sub(b.Min)
+		res.Boxes = append(res.Boxes, SlapBox{Position: f.Position, X: r.Min.X, Y: r.Min.Y, W: r.Dx(), H: r.Dy()})
+	}
+	c.previewSlap(sid, which, img.Gray)
 	if seg.WrongHand {
 		// Never record a left hand as the right one.
 		c.setLight(hid.PatternTryAgain)
@@ -279,4 +304,49 @@ func slapName(which string) string {
 		return "four fingers of the left hand"
 	}
 	return "two thumbs"
+}
+
+// slapPreviewWidth is the width the slap image is shrunk to for the UI: a
+// 500 ppi four-finger slap is some 1600 px wide, more than a screen shows
+// beside the per-finger results, and its PNG would take the socket a while.
+const slapPreviewWidth = 800
+
+// previewSlap sends the slap image, shrunk, for the officer to see where
+// each fingertip was found (the boxes come with capture.slap.result).
+func (c *Controller) previewSlap(sid, which string, g *image.Gray) {
+	if c.opts.Bus == nil || c.opts.Bus.Followers() == 0 {
+		return
+	}
+	small := shrinkGray(g, (g.Bounds().Dx()+slapPreviewWidth-1)/slapPreviewWidth)
+	data, err := encodePNG(small)
+	if err != nil {
+		c.log.Warn("slap preview not sent", "err", err)
+		return
+	}
+	sb := small.Bounds()
+	c.publishPreview("preview.slap", map[string]any{"session": sid, "slap": which, "format": "png",
+		"width": sb.Dx(), "height": sb.Dy()}, data)
+}
+
+// shrinkGray averages f×f blocks (f ≥ 1) of g into one pixel each.
+func shrinkGray(g *image.Gray, f int) *image.Gray {
+	b := g.Bounds()
+	if f <= 1 {
+		return g
+	}
+	w, h := b.Dx()/f, b.Dy()/f
+	out := image.NewGray(image.Rect(0, 0, max(w, 1), max(h, 1)))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			sum := 0
+			for dy := 0; dy < f; dy++ {
+				row := g.Pix[(b.Min.Y+y*f+dy-g.Rect.Min.Y)*g.Stride+(b.Min.X+x*f-g.Rect.Min.X):]
+				for dx := 0; dx < f; dx++ {
+					sum += int(row[dx])
+				}
+			}
+			out.Pix[y*out.Stride+x] = uint8(sum / (f * f))
+		}
+	}
+	return out
 }

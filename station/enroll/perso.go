@@ -136,14 +136,21 @@ func (c *Controller) Personalize(ctx context.Context, in persoRequest) (*PersoRe
 	e := lds.Enrollment{MRZ: in.MRZ, CCCD: in.CCCD, AAPublicKey: &aa.PublicKey, PACEParam: lds.ParamP256,
 		Face: lds.Face{Gender: gender, ImageDataType: 0, Width: uint16(s.Face.Image.Width), Height: uint16(s.Face.Image.Height), Image: jpg}}
 	c.publish("capture.card.personalizing", map[string]any{"session": s.ID, "device": info.ID})
+	c.attempt(info.ID, "card write")
 	card, err := rd.Connect(ctx)
 	if err != nil {
+		c.failed(ctx, info.ID, "card write", err)
 		return nil, cardError(err)
 	}
 	defer card.Close()
 	// Once writing starts, finish it: a half-written card is spoiled.
 	doc, stats, err := emrtd.Issue(context.WithoutCancel(ctx), card, e, *c.opts.DocumentSigner,
 		emrtd.PersoKeys{MRZ: key, CAN: in.CAN, AAKey: aa}, c.opts.CSCAs)
+	if err != nil {
+		c.failed(context.WithoutCancel(ctx), info.ID, "card write", err)
+	} else {
+		c.captured(info.ID, "card write")
+	}
 	res := &PersoResult{Session: s.ID, Document: in.MRZ.DocumentNumber}
 	_ = stats
 	if doc != nil {

@@ -1,0 +1,182 @@
+package tech
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/openenroll/stationd/devices"
+	"github.com/openenroll/stationd/station/api"
+	"github.com/openenroll/stationd/station/bus"
+)
+
+// DeviceCounters are what the technician console shows per device: how
+// much it was used and how it failed, since stationd started.
+type DeviceCounters struct {
+	Device string `json:"device"`
+	// Attempts started on the device (captures, card reads and writes);
+	// Captures the ones that delivered.
+	Attempts int64 `json:"attempts"`
+	Captures int64 `json:"captures"`
+	// Errors counts the device's failures: failed captures, and the
+	// registry seeing it in the error state or losing it.
+	Errors        int64     `json:"errors"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+	// Events counts the registry's events for the device (added, removed,
+	// state changes): a device that comes and goes shows here.
+	Events int64 `json:"events"`
+}
+
+// EventCounters is the bus message published when a device's counters
+// change (payload: DeviceCounters).
+const EventCounters = "device.counters"
+
+// Counters keeps per-device counters in stationd, fed by the registry's
+// events (Run) and by the capture flow (it implements enroll.Usage), so
+// that the console shows the same numbers to every page, after a reload
+// too. They live in memory: a restart of stationd starts them again.
+type Counters struct {
+	reg *devices.Registry
+	sub *devices.Subscription // taken at NewCounters: no event is missed before Run
+	bus *bus.Bus
+	now func() time.Time
+
+	mu  sync.Mutex
+	dev map[string]*DeviceCounters
+}
+
+// NewCounters returns counters for reg's devices; changes are published on
+// b (which may be nil).
+func NewCounters(reg *devices.Registry, b *bus.Bus) *Counters {
+	c := &Counters{reg: reg, bus: b, now: time.Now, dev: map[string]*DeviceCounters{}}
+	if reg != nil {
+		c.sub = reg.Subscribe(0)
+	}
+	return c
+}
+
+// Run follows the registry's events, from NewCounters on, until ctx ends
+// (call it once).
+func (c *Counters) Run(ctx context.Context) {
+	if c.sub == nil {
+		return
+	}
+	defer c.sub.Close()
+	for {
+		ev, err := c.sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		c.onEvent(ev)
+	}
+}
+
+func (c *Counters) onEvent(ev devices.Event) {
+	c.update(ev.Device.ID, func(d *DeviceCounters) {
+		d.Events++
+		// A device in the error state, or lost with a reason, is an error;
+		// a clean removal (stationd stopping) is not.
+		if ev.State == devices.StateError || (ev.Type == devices.EventRemoved && ev.Detail != "") {
+			d.Errors++
+			d.LastError = ev.Detail
+			if d.LastError == "" {
+				d.LastError = string(ev.State)
+			}
+			d.LastErrorTime = ev.Time
+		}
+	})
+}
+
+// Attempt counts a capture started on device (enroll.Usage).
+func (c *Counters) Attempt(device, what string) {
+	c.update(device, func(d *DeviceCounters) { d.Attempts++ })
+}
+
+// Captured counts a capture that delivered (enroll.Usage).
+func (c *Counters) Captured(device, what string) {
+	c.update(device, func(d *DeviceCounters) { d.Captures++ })
+}
+
+// Failed counts a failure of the device (enroll.Usage).
+func (c *Counters) Failed(device, what string, err error) {
+	msg := what + " failed"
+	if err != nil {
+		msg = what + ": " + err.Error()
+	}
+	c.update(device, func(d *DeviceCounters) {
+		d.Errors++
+		d.LastError = msg
+		d.LastErrorTime = c.now().UTC()
+	})
+}
+
+func (c *Counters) update(id string, fn func(*DeviceCounters)) {
+	if id == "" {
+		return
+	}
+	c.mu.Lock()
+	d := c.dev[id]
+	if d == nil {
+		d = &DeviceCounters{Device: id}
+		c.dev[id] = d
+	}
+	fn(d)
+	snap := *d
+	c.mu.Unlock()
+	if c.bus != nil {
+		c.bus.Publish(bus.Message{Type: EventCounters, Payload: snap})
+	}
+}
+
+// Get returns one device's counters (zero when nothing happened to it).
+func (c *Counters) Get(id string) DeviceCounters {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d := c.dev[id]; d != nil {
+		return *d
+	}
+	return DeviceCounters{Device: id}
+}
+
+// All returns every device's counters: the registry's devices (zeros for
+// one nothing happened to yet) and any other device counted, by id.
+func (c *Counters) All() []DeviceCounters {
+	ids := map[string]bool{}
+	if c.reg != nil {
+		for _, st := range c.reg.Snapshot() {
+			ids[st.Info.ID] = true
+		}
+	}
+	c.mu.Lock()
+	for id := range c.dev {
+		ids[id] = true
+	}
+	c.mu.Unlock()
+	out := make([]DeviceCounters, 0, len(ids))
+	for id := range ids {
+		out = append(out, c.Get(id))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
+	return out
+}
+
+// Commands returns device.counters (technicians only, as every device.
+// command): {"counters": [DeviceCounters…]}, or one device's with
+// {"device": id}.
+func (c *Counters) Commands() map[string]api.CommandFunc {
+	return map[string]api.CommandFunc{"device.counters": c.cmdCounters}
+}
+
+func (c *Counters) cmdCounters(ctx context.Context, p json.RawMessage) (any, error) {
+	in, err := decodeRef(p)
+	if err != nil {
+		return nil, err
+	}
+	if in.Device != "" {
+		return map[string]any{"counters": []DeviceCounters{c.Get(in.Device)}}, nil
+	}
+	return map[string]any{"counters": c.All()}, nil
+}
