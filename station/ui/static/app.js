@@ -35,6 +35,16 @@ const S = {
   form: {}, // input values by id, kept across re-renders
   tech: {}, // device id -> {busy, result, error}
   previewMeta: null, // JSON part of a preview awaiting its binary frame
+  // Fingers: "slap" (4-4-2 on the slap scanner) or "flat" (one by one);
+  // "" takes slaps when the booth has a slap scanner.
+  fingerMode: localStorage.getItem("stationd.fingerMode") || "",
+  slap: "", // the slap chosen; "" is the next one still needed
+  slapResult: null, // the last session.slap.capture reply
+  slapCount: 0,
+  slapURL: null, slapMeta: null, // the last preview.slap image
+  stored: null, // session.images: what the session keeps, for review and after a reload
+  // The enrollment this tab was on before a reload: resumed after hello.
+  restore: sessionStorage.getItem("stationd.session") ? { id: sessionStorage.getItem("stationd.session"), step: sessionStorage.getItem("stationd.step") } : null,
 };
 
 const STEPS = ["applicant", "face", "fingers", "card", "review", "done"];
@@ -184,8 +194,11 @@ function onMessage(e) {
       if (!S.uplink.state) S.uplink.state = "connected";
       renderStatus();
       break;
-    case "preview.face": case "preview.finger":
+    case "preview.face": case "preview.finger": case "preview.slap":
       S.previewMeta = { type: e.type, payload: p, time: e.time };
+      break;
+    case "device.counters":
+      setCounter(p); renderTech();
       break;
     case "preview.portrait":
       S.previewMeta = { type: e.type, payload: p };
@@ -223,14 +236,17 @@ function lifted(r) {
 
 function onDeviceEvent(type, ev) {
   const id = ev.device.id;
-  const c = S.counters.get(id) || { events: 0, errors: 0, lastError: "", lastErrorTime: null };
-  c.events++;
-  if (ev.state === "error" || (type === "device.removed" && ev.detail)) {
-    c.errors++;
-    c.lastError = ev.detail || ev.state;
-    c.lastErrorTime = new Date(ev.time || Date.now());
+  if (!S.commands.has("device.counters")) {
+    // An older stationd keeps no counters: count what this page sees.
+    const c = S.counters.get(id) || { events: 0, errors: 0, lastError: "", lastErrorTime: null };
+    c.events++;
+    if (ev.state === "error" || (type === "device.removed" && ev.detail)) {
+      c.errors++;
+      c.lastError = ev.detail || ev.state;
+      c.lastErrorTime = new Date(ev.time || Date.now());
+    }
+    S.counters.set(id, c);
   }
-  S.counters.set(id, c);
   S.devices.set(id, { info: ev.device, state: ev.state, detail: ev.detail || "", since: ev.time });
   renderStatus(); renderTech();
 }
@@ -252,6 +268,43 @@ function previewShown(sent) {
   if (el) el.textContent = previewStats.times.length + " fps";
 }
 
+// setCounter keeps one device's counters as stationd sends them
+// (device.counters): the same for every page, and after a reload.
+function setCounter(p) {
+  if (!p || !p.device) return;
+  S.counters.set(p.device, { server: true, attempts: p.attempts || 0, captures: p.captures || 0, errors: p.errors || 0, events: p.events || 0,
+    lastError: p.last_error || "", lastErrorTime: p.last_error_time ? new Date(p.last_error_time) : null });
+}
+
+async function loadCounters() {
+  if (!S.commands.has("device.counters") || !S.user || S.user.role !== "technician") return;
+  try {
+    const r = await send("device.counters");
+    for (const c of r.counters || []) setCounter(c);
+    renderTech();
+  } catch { /* shown as unknown */ }
+}
+
+// loadImages asks stationd what the session keeps (portrait, each
+// finger's kept image, photos of excused hands): after a reload the page
+// has none of the previews it was sent.
+async function loadImages() {
+  if (!S.session || !S.commands.has("session.images")) return;
+  const id = S.session.id;
+  try {
+    const r = await send("session.images", { session: id });
+    if (!S.session || S.session.id !== id) return;
+    const st = { face: null, fingers: {}, exceptions: {} };
+    for (const im of r.images || []) {
+      if (im.kind === "face") st.face = im;
+      else if (im.kind === "finger") st.fingers[im.position] = im;
+      else if (im.kind === "exception") st.exceptions[im.position] = im;
+    }
+    S.stored = st;
+    renderMain();
+  } catch { /* the previews, if any, stay */ }
+}
+
 function ackPreview() {
   if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify({ v: 1, type: "preview.ack" }));
 }
@@ -266,6 +319,13 @@ function onBinary(blob) {
     S.portraitURL = url;
     ackPreview();
     if (S.step === "face" || S.step === "review") renderMain();
+    return;
+  }
+  if (meta.type === "preview.slap") {
+    if (S.slapURL) URL.revokeObjectURL(S.slapURL);
+    S.slapURL = url; S.slapMeta = meta.payload;
+    ackPreview();
+    if (S.step === "fingers" && S.slapResult) renderMain();
     return;
   }
   if (meta.type === "preview.face") {
@@ -290,6 +350,19 @@ function onBinary(blob) {
 async function afterHello() {
   if (S.commands.has("outbox.status")) {
     try { S.outbox = await send("outbox.status"); renderStatus(); } catch { /* shown as unknown */ }
+  }
+  loadCounters();
+  if (S.restore && !S.session && S.commands.has("session.get")) {
+    // The page was reloaded in the middle of an enrollment: go back to it.
+    const r = S.restore;
+    S.restore = null;
+    try {
+      S.session = await send("session.get", { session: r.id });
+      S.step = S.session.state === "review" ? "review" : STEPS.includes(r.step) && r.step !== "applicant" && r.step !== "done" ? r.step : "face";
+      renderAll();
+      loadImages();
+      return;
+    } catch { /* finalized or abandoned meanwhile */ }
   }
   if (S.commands.has("session.list") && !S.session) {
     try { S.openSessions = (await send("session.list")).sessions || []; renderMain(); } catch { /* none */ }
@@ -334,6 +407,9 @@ function resetEnrollment() {
   if (S.portraitURL) URL.revokeObjectURL(S.portraitURL);
   S.portraitURL = null; S.card = null; S.packet = null; S.error = null; S.notice = null;
   S.form["applicant"] = "";
+  S.slap = ""; S.slapResult = null; S.stored = null;
+  if (S.slapURL) URL.revokeObjectURL(S.slapURL);
+  S.slapURL = null; S.slapMeta = null;
 }
 
 const act = {
@@ -357,7 +433,33 @@ const act = {
       S.session = await run(t("applicant.resume"), "session.get", { session: el.dataset.id });
       S.step = S.session.state === "review" ? "review" : "face";
       renderAll();
+      loadImages();
     } catch { /* shown */ }
+  },
+  fingerMode(el) {
+    S.fingerMode = el.dataset.mode;
+    localStorage.setItem("stationd.fingerMode", S.fingerMode);
+    S.error = null;
+    renderMain();
+  },
+  selectSlap(el) { S.slap = el.dataset.slap; S.error = null; renderMain(); },
+  async slapCapture() {
+    const k = currentSlap();
+    if (!slapFingers(k).length) return;
+    try {
+      const r = await run(t("slap.place", { slap: t("slap." + k) }), "session.slap.capture", { session: S.session.id, slap: k });
+      S.slapResult = r; S.slapCount++;
+      if (r.summary) S.session = r.summary;
+      // Done with this slap: the next capture takes the next one needed.
+      S.slap = slapFingers(k).every((p) => fingerOf(p)?.done) ? "" : k;
+      renderMain();
+      loadImages();
+    } catch { /* shown */ }
+  },
+  slapRetake() {
+    if (!S.slapResult) return;
+    S.slap = S.slapResult.slap;
+    act.slapCapture();
   },
   async faceCapture(el) {
     const payload = { session: S.session.id };
@@ -460,6 +562,7 @@ const act = {
   async finalize() {
     try {
       const r = await run(t("review.finalizing"), "session.finalize", { session: S.session.id });
+      sessionStorage.removeItem("stationd.session");
       S.packet = r;
       S.step = "done";
       renderAll();
@@ -487,7 +590,7 @@ const act = {
     } catch { /* shown */ }
   },
   lang() { setLang(S.lang === "vi" ? "en" : "vi"); },
-  mode(el) { S.mode = el.dataset.mode; renderAll(); if (S.mode === "tech") loadTechChecks(); },
+  mode(el) { S.mode = el.dataset.mode; renderAll(); if (S.mode === "tech") { loadTechChecks(); loadCounters(); } },
   logout() { doLogout(); },
   async tech(el) {
     const id = el.dataset.device, cmd = el.dataset.cmd;
@@ -511,8 +614,10 @@ async function go(step) {
     } catch {
       S.step = "review"; // shows what is missing
       renderAll();
+      loadImages();
       return;
     }
+    loadImages();
   } else if (S.session.state === "review" && step !== "done") {
     try { S.session = await run(t("review.back"), "session.back", { session: S.session.id }); } catch { return; }
   }
@@ -575,9 +680,22 @@ function renderLogin() {
   (document.querySelector("[autofocus]") || document.getElementById("login-submit")).focus();
 }
 
+// remember keeps the enrollment in progress in this tab's storage, so a
+// reload comes back to it (see afterHello).
+function remember() {
+  if (S.session && S.step !== "done" && S.step !== "applicant") {
+    sessionStorage.setItem("stationd.session", S.session.id);
+    sessionStorage.setItem("stationd.step", S.step);
+  } else if (!S.restore) {
+    sessionStorage.removeItem("stationd.session");
+    sessionStorage.removeItem("stationd.step");
+  }
+}
+
 function renderMain() {
   const m = document.getElementById("main");
   if (!m) return;
+  remember();
   const focused = document.activeElement && document.activeElement.id;
   if (S.mode === "tech") { m.innerHTML = techHTML(); }
   else m.innerHTML = stepsHTML() + `<section class="card" id="step-${S.step}">${stepHTML()}</section>` + busyHTML() + errorHTML() + dialogsHTML() +
@@ -659,7 +777,7 @@ function faceHTML() {
     <div class="actions"><button class="primary" data-act="faceCapture" id="face-capture" title="C">${esc(t("face.capture"))}</button>
     <button data-act="faceCapture" data-manual="1" id="face-override">${esc(t("face.override"))}</button></div>`}
     ${f ? `<p class="result pass badge" id="face-done">${esc(t("face.taken", { score: f.score }))}</p>` : ""}
-    ${f && S.portraitURL ? `<p><img id="portrait-img" src="${S.portraitURL}" alt="${esc(t("review.portrait"))}" style="max-height:240px;border:1px solid #ccc"></p>` : ""}
+    ${f && (S.portraitURL || S.stored?.face) ? `<p><img id="portrait-img" src="${esc(S.portraitURL || S.stored.face.url)}" alt="${esc(t("review.portrait"))}" style="max-height:240px;border:1px solid #ccc"></p>` : ""}
     ${res && res.reasons && res.reasons.length ? `<ul class="checks">${res.reasons.map((r) => `<li class="fail">${esc(reason(r.code || r))}</li>`).join("")}</ul>` : ""}
     ${navHTML()}`;
 }
@@ -733,7 +851,19 @@ function fingersHTML() {
       <ul class="checks">${(r.reasons || []).map((x) => `<li class="fail">${esc(reason(x))}</li>`).join("")}</ul></div>`;
   }
   const allDone = S.session.fingers.every((x) => x.done);
-  return `<h2>${esc(t("fingers.title"))}</h2>
+  const modes = hasSlap() ? `<div class="actions" role="group" aria-label="${esc(t("fingers.mode"))}">
+      <button data-act="fingerMode" data-mode="slap" id="mode-slap" aria-pressed="${slapMode()}" title="M">${slapMode() ? "● " : ""}${esc(t("fingers.mode_slap"))}</button>
+      <button data-act="fingerMode" data-mode="flat" id="mode-flat" aria-pressed="${!slapMode()}" title="M">${slapMode() ? "" : "● "}${esc(t("fingers.mode_flat"))}</button></div>` : "";
+  if (slapMode()) {
+    return `<h2>${esc(t("fingers.title"))}</h2>${modes}
+      <div class="hands" role="group" aria-label="${esc(t("fingers.title"))}">${hand("left", HAND.left)}${hand("right", HAND.right)}</div>
+      ${slapHTML(byPos)}
+      ${allDone ? `<p class="pass badge" id="fingers-done">${esc(t("fingers.all_done"))}</p>` : ""}
+      ${navHTML()}`;
+  }
+  const stored = S.stored && S.stored.fingers[pos];
+  const fimg = S.fingerImgs[pos] || (stored && stored.url);
+  return `<h2>${esc(t("fingers.title"))}</h2>${modes}
     <div class="hands" role="group" aria-label="${esc(t("fingers.title"))}">${hand("left", HAND.left)}${hand("right", HAND.right)}</div>
     <div class="row" style="margin-top:1rem"><div>
       <p class="big" id="finger-current">${esc(fingerName(pos))}</p>
@@ -746,8 +876,69 @@ function fingersHTML() {
         ${f && f.exception ? `<button data-act="exceptClear" id="except-clear">${esc(t("fingers.clear"))}</button>`
           : `<button data-act="exceptOpen" id="except-open" title="E">${esc(t("fingers.except"))}</button>`}
       </div></div>
-      <div>${S.fingerImgs[pos] ? `<img id="finger-img" src="${S.fingerImgs[pos]}" alt="${esc(fingerName(pos))}" style="max-width:260px;border:1px solid #ccc;background:#fff">` : ""}</div></div>
+      <div>${fimg ? `<img id="finger-img" src="${esc(fimg)}" alt="${esc(fingerName(pos))}" style="max-width:260px;border:1px solid #ccc;background:#fff">` : ""}</div></div>
     ${navHTML()}`;
+}
+
+// ---- slaps (4-4-2) -------------------------------------------------
+
+// The fingers of each slap, ISO/IEC 19794-4 positions, in the order the
+// slap scanner sees them.
+const SLAPS = { right: [2, 3, 4, 5], left: [7, 8, 9, 10], thumbs: [1, 6] };
+
+function hasSlap() {
+  return S.commands.has("session.slap.capture") && [...S.devices.values()].some((d) => d.info.kind === "slap" && d.state !== "absent");
+}
+function slapMode() { return hasSlap() && (S.fingerMode || "slap") === "slap"; }
+function fingerOf(pos) { return S.session && S.session.fingers.find((f) => f.position === pos); }
+// slapFingers: the slap's fingers this enrollment asks for, not excused.
+function slapFingers(k) { return (SLAPS[k] || []).filter((p) => { const f = fingerOf(p); return f && !f.exception; }); }
+function slapKinds() { return Object.keys(SLAPS).filter((k) => slapFingers(k).length); }
+function currentSlap() {
+  if (S.slap && slapFingers(S.slap).length) return S.slap;
+  return slapKinds().find((k) => slapFingers(k).some((p) => !fingerOf(p).done)) || slapKinds()[0] || "right";
+}
+
+function slapHTML(byPos) {
+  const cur = currentSlap();
+  const r = S.slapResult && S.session && S.slapResult.session === S.session.id ? S.slapResult : null;
+  const btns = slapKinds().map((k, i) => {
+    const done = slapFingers(k).every((p) => byPos[p] && byPos[p].done);
+    return `<button data-act="selectSlap" data-slap="${k}" id="slap-${k}" class="${k === cur ? "current" : ""}" aria-pressed="${k === cur}" title="${i + 1}">${done ? "✔ " : ""}${esc(t("slap." + k))}</button>`;
+  }).join("");
+  let res = "";
+  if (r) {
+    const thr = (p) => (byPos[p] && byPos[p].threshold) || 0;
+    const got = (p) => (r.fingers || []).find((f) => f.position === p);
+    const w = r.width || 1, h = r.height || 1;
+    const boxes = (r.boxes || []).map((b) => {
+      const f = got(b.position);
+      const ok = !r.wrong_hand && f && f.score >= thr(b.position);
+      return `<div class="box ${ok ? "" : "bad"}" data-pos="${b.position}" style="left:${100 * b.x / w}%;top:${100 * b.y / h}%;width:${100 * b.w / w}%;height:${100 * b.h / h}%">
+        <span class="box-label">${ok ? "✔" : "✖"} ${esc(fingerName(b.position))}${f ? " · " + esc(f.score) : ""}</span></div>`;
+    }).join("");
+    const img = S.slapURL && S.slapMeta && S.slapMeta.session === r.session && S.slapMeta.slap === r.slap
+      ? `<img id="slap-img" src="${S.slapURL}" alt="${esc(t("slap.image"))}">` : `<p class="muted" style="padding:1rem">…</p>`;
+    const list = (r.fingers || []).map((f) => {
+      const ok = f.score >= thr(f.position);
+      return `<li class="${ok ? "pass" : "warn"}" data-pos="${f.position}">${esc(ok ? t("pass") : t("fail"))} · <b>${esc(fingerName(f.position))}</b>: ${esc(t("fingers.score"))} ${esc(f.score)}
+        (${esc(t("fingers.threshold"))} ${esc(thr(f.position))}) · ${esc(!r.recorded ? t("slap.not_recorded") : f.kept ? t("fingers.kept") : t("fingers.not_kept"))}
+        ${(f.reasons || []).map((x) => `<br><small>${esc(reason(x))}</small>`).join("")}</li>`;
+    }).join("");
+    const missing = (r.missing || []).map((p) => `<li class="fail" data-missing="${p}">${esc(fingerName(p))}: ${esc(t("slap.missing"))}</li>`).join("");
+    res = `<div class="result" id="slap-result" data-slap="${esc(r.slap)}" data-n="${S.slapCount}" data-recorded="${r.recorded ? 1 : 0}" data-wrong="${r.wrong_hand ? 1 : 0}">
+      <h3>${esc(t("slap." + r.slap))}</h3>
+      ${r.wrong_hand ? `<p class="fail badge" id="slap-wrong-hand" role="alert">${esc(t("slap.wrong_hand"))}</p>` : ""}
+      <div class="row"><div><div class="preview slap" id="slap-preview">${img}${boxes}</div></div>
+      <div><ul class="checks" id="slap-fingers">${list}${missing}</ul>
+      <ul class="checks">${(r.reasons || []).filter((x) => !r.wrong_hand || x !== "wrong hand placed").map((x) => `<li class="fail">${esc(reason(x))}</li>`).join("")}</ul></div></div></div>`;
+  }
+  return `<div class="actions slaps" role="group" aria-label="${esc(t("fingers.mode_slap"))}">${btns}</div>
+    <p class="big" id="slap-current" data-slap="${cur}">${esc(t("slap." + cur))}: ${slapFingers(cur).map((p) => esc(fingerName(p))).join(", ")}</p>
+    <div class="actions"><button class="primary" data-act="slapCapture" id="slap-capture" title="C">${esc(t("slap.capture"))}</button>
+    ${r ? `<button data-act="slapRetake" id="slap-retake" title="R">${esc(t("slap.retake"))}: ${esc(t("slap." + r.slap))}</button>` : ""}</div>
+    ${res}
+    <p class="muted">${esc(t("slap.keys"))}</p>`;
 }
 
 function cardRequired() {
@@ -776,14 +967,20 @@ function reviewHTML() {
   const missing = s.missing || [];
   const rows = s.fingers.map((f) => {
     const st = fingerState(f);
-    const img = S.bestImgs[f.position] || S.fingerImgs[f.position];
-    return `<tr><td>${esc(fingerName(f.position))}</td><td><span class="badge ${f.exception ? "warn" : f.done ? "pass" : "fail"}">${esc(f.exception ? t("kind." + f.exception) : f.done ? t("pass") : t("fail"))}</span></td>
-      <td>${esc(f.exception ? "—" : st.label)}</td><td>${esc(f.attempts || 0)}</td><td>${img ? `<img src="${img}" alt="" style="height:70px">` : ""}</td></tr>`;
+    // The kept image as stationd stores it; the preview this page saw
+    // until that list has come.
+    const stored = S.stored && S.stored.fingers[f.position];
+    const img = (stored && stored.url) || S.bestImgs[f.position] || S.fingerImgs[f.position];
+    const photo = S.stored && S.stored.exceptions[f.position];
+    return `<tr data-pos="${f.position}"><td>${esc(fingerName(f.position))}</td><td><span class="badge ${f.exception ? "warn" : f.done ? "pass" : "fail"}">${esc(f.exception ? t("kind." + f.exception) : f.done ? t("pass") : t("fail"))}</span></td>
+      <td class="score">${esc(f.exception ? "—" : st.label)}</td><td>${esc(f.attempts || 0)}</td><td>${img ? `<img id="review-img-${f.position}" src="${esc(img)}" alt="${esc(fingerName(f.position))}" style="height:70px">` : ""}
+      ${photo ? `<img id="review-except-${f.position}" src="${esc(photo.url)}" alt="${esc(t("review.exception_photo"))}" title="${esc(t("review.exception_photo"))}" style="height:70px">` : ""}</td></tr>`;
   }).join("");
+  const portrait = (S.stored && S.stored.face && S.stored.face.url) || S.portraitURL;
   return `<h2>${esc(t("review.title"))}</h2>
     <p>${esc(t("applicant.title"))}: <b id="review-applicant">${esc(s.applicant)}</b></p>
     <p>${esc(t("review.portrait"))}: ${s.face ? `<span class="badge pass">${esc(t("fingers.score"))} ${esc(s.face.score)}</span>` : "—"}
-    ${s.face && S.portraitURL ? `<br><img src="${S.portraitURL}" alt="" style="max-height:160px">` : ""}</p>
+    ${s.face && portrait ? `<br><img id="review-portrait" src="${esc(portrait)}" alt="${esc(t("review.portrait"))}" style="max-height:160px">` : ""}</p>
     ${s.card ? `<p>${esc(t("review.card"))}: <span class="badge ${s.card.ok ? "pass" : "fail"}">${esc(s.card.ok ? t("card.ok") : t("card.failed"))}</span></p>` : ""}
     <table><thead><tr><th>${esc(t("step.fingers"))}</th><th></th><th>${esc(t("fingers.score"))}</th><th>${esc(t("fingers.attempts"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>
     ${missing.length ? `<div class="error" id="review-missing"><b>${esc(t("review.missing"))}:</b><ul>${missing.map((m) => `<li>${esc(m)}</li>`).join("")}</ul></div>` : ""}
@@ -839,12 +1036,14 @@ function techHTML() {
     return `<tr id="dev-${esc(i.id)}"><td><b>${esc(i.id)}</b><br>${esc(i.kind)} · ${esc(i.driver)}</td>
       <td>${esc([i.vendor, i.model].filter(Boolean).join(" "))}${i.serial ? "<br>S/N " + esc(i.serial) : ""}${i.firmware ? "<br>FW " + esc(i.firmware) : ""}${i.port ? "<br>" + esc(i.port) : ""}</td>
       <td class="dev-state">${stateBadge(d.state)}<br><span class="muted">${esc(d.detail || "")}</span></td>
-      <td>${esc(c.events)} / ${esc(c.errors)}</td>
+      <td id="counters-${esc(i.id)}" data-captures="${esc(c.captures ?? "")}" data-attempts="${esc(c.attempts ?? "")}" data-errors="${esc(c.errors)}">${c.server
+        ? `${esc(c.captures)} / ${esc(c.attempts)}<br>${esc(t("tech.errors"))}: <b>${esc(c.errors)}</b><br><small class="muted">${esc(c.events)} ${esc(t("tech.events"))}</small>`
+        : `${esc(c.events)} / ${esc(c.errors)}`}</td>
       <td>${esc(c.lastError || "")}${c.lastErrorTime ? `<br><span class="muted">${esc(c.lastErrorTime.toLocaleTimeString(S.lang))}</span>` : ""}</td>
       <td>${btn("device.selftest", "tech.selftest")} ${btn("device.calibrate", "tech.calibrate")}${out}</td></tr>`;
   }).join("");
   return `<section class="card" id="tech"><h2>${esc(t("tech.title"))}</h2>
-    ${S.devices.size ? `<table><thead><tr><th>${esc(t("tech.id"))}</th><th>${esc(t("tech.identity"))}</th><th>${esc(t("tech.state"))}</th><th>${esc(t("tech.counters"))}</th><th>${esc(t("tech.last_error"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
+    ${S.devices.size ? `<table><thead><tr><th>${esc(t("tech.id"))}</th><th>${esc(t("tech.identity"))}</th><th>${esc(t("tech.state"))}</th><th>${esc(S.commands.has("device.counters") ? t("tech.captures") : t("tech.counters"))}</th><th>${esc(t("tech.last_error"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
       : `<p>${esc(t("tech.none"))}</p>`}</section>`;
 }
 
@@ -919,6 +1118,16 @@ document.addEventListener("keydown", (ev) => {
   const k = ev.key.toLowerCase();
   if (S.step === "done" && (k === "enter" || k === "n")) { ev.preventDefault(); act.nextPerson(); return; }
   if (!S.session) return;
+  if (S.step === "fingers" && k === "m" && hasSlap()) {
+    ev.preventDefault(); act.fingerMode({ dataset: { mode: slapMode() ? "flat" : "slap" } }); return;
+  }
+  if (S.step === "fingers" && slapMode()) {
+    // Slaps: 1-3 choose, C captures, R retakes.
+    const kinds = slapKinds();
+    if (/^[1-3]$/.test(k) && kinds[+k - 1]) { ev.preventDefault(); act.selectSlap({ dataset: { slap: kinds[+k - 1] } }); return; }
+    if (k === "c") { ev.preventDefault(); act.slapCapture(); return; }
+    if (k === "r") { ev.preventDefault(); act.slapRetake(); return; }
+  }
   if (k === "c") {
     if (S.step === "fingers") { ev.preventDefault(); act.fingerCapture(); }
     if (S.step === "face" && S.commands.has("session.face.capture")) { ev.preventDefault(); act.faceCapture(null); }
