@@ -53,6 +53,10 @@ func runCamera(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	script := fs.String("script", "", "scenario file (see firmware-sim/camera: empty, sit, hold, tilt, turn, blink, light, sidelight, noise, leave, unplug); default: a built-in one")
 	loop := fs.Bool("loop", true, "replay the script when it ends (false: the stream ends, as a camera switched off)")
 	quality := fs.Int("quality", 85, "JPEG quality of the frames")
+	kelvin := fs.Float64("scene-kelvin", camsim.DefaultSceneKelvin, "colour temperature of the booth's light, kelvin")
+	focusAt := fs.Float64("focus-at", camsim.DefaultFocusAt, "lens position (0..255) at which the seated person is sharp")
+	controls := fs.String("controls", "", `camera settings at start: "misset" (dark, grainy, blue, blurred: for calibration), or name=value,... of exposure (100 µs units), gain (dB), white_balance (K), focus (0..255); default: neutral`)
+	stamp := fs.Bool("stamp", false, "draw each frame's capture time into its top rows (for latency measurements; see docs/camera-sim.md)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,9 +84,13 @@ func runCamera(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	ctl, err := camsim.ParseControls(*controls, camsim.DefaultControls(*kelvin, *focusAt), *focusAt)
+	if err != nil {
+		return err
+	}
 	srv, err := camsim.Start(camsim.Config{
 		Addr: *addr, Width: w, Height: h, FPS: *fps, Person: person, Script: steps,
-		Loop: *loop, JPEGQuality: *quality,
+		Loop: *loop, JPEGQuality: *quality, SceneKelvin: *kelvin, FocusAt: *focusAt, Controls: &ctl, Stamp: *stamp,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	})
 	if err != nil {
@@ -91,6 +99,7 @@ func runCamera(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer srv.Close()
 	fmt.Fprintf(stdout, "stream: %s\n", srv.URL())
 	fmt.Fprintf(stdout, "control: %s\n", srv.ControlURL())
+	fmt.Fprintf(stdout, "controls: %s\n", srv.ControlsURL())
 	<-ctx.Done()
 	return nil
 }

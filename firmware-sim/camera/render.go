@@ -31,7 +31,14 @@ type Renderer struct {
 	bg      *image.RGBA
 	base    *image.RGBA // scene before light and noise
 	baseKey string
+	blurred *image.RGBA // base through an out-of-focus lens
+	blurKey string
+	tmp     []float32
 	out     *image.RGBA
+	// SceneKelvin is the colour temperature of the booth's light and
+	// FocusAt the lens position at which the seated person is sharp; the
+	// controls are judged against them (0: 5000 K, 120).
+	SceneKelvin, FocusAt float64
 	// Where the face is in the frame (eye midpoint x, inter-eye distance),
 	// for light that falls across it.
 	faceX, faceIED float64
@@ -48,7 +55,8 @@ func NewRenderer(w, h int, p Person) (*Renderer, error) {
 	if b.Dx() < 16 || b.Dy() < 16 {
 		return nil, fmt.Errorf("camsim: portrait %dx%d too small", b.Dx(), b.Dy())
 	}
-	r := &Renderer{W: w, H: h, Quality: 85, eyes: p.Eyes, rng: 0x9e3779b97f4a7c15}
+	r := &Renderer{W: w, H: h, Quality: 85, eyes: p.Eyes, rng: 0x9e3779b97f4a7c15,
+		SceneKelvin: DefaultSceneKelvin, FocusAt: DefaultFocusAt}
 	r.person = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(r.person, r.person.Bounds(), p.Img, b.Min, draw.Src)
 	r.closed = closeEyes(r.person, p.Eyes)
@@ -94,11 +102,22 @@ func closeEyes(src *image.RGBA, eyes [2]image.Point) *image.RGBA {
 	return out
 }
 
-// Frame renders scene s as a JPEG. The returned bytes are valid until the
-// next call.
+// Frame renders scene s as a JPEG through a camera at its neutral
+// settings. The returned bytes are valid until the next call.
 func (r *Renderer) Frame(s State) ([]byte, error) {
+	return r.FrameWith(s, DefaultControls(r.SceneKelvin, r.FocusAt), nil)
+}
+
+// FrameWith renders scene s as a JPEG through a camera set to c; a
+// non-nil stamp is drawn over the top rows (see DrawStamp). The returned
+// bytes are valid until the next call.
+func (r *Renderer) FrameWith(s State, c Controls, stamp *Stamp) ([]byte, error) {
 	r.drawBase(s)
-	r.light(s)
+	src := r.defocus(c.Focus)
+	r.light(s, c, src)
+	if stamp != nil {
+		DrawStamp(r.out, *stamp)
+	}
 	r.buf.Reset()
 	if err := jpeg.Encode(&r.buf, r.out, &jpeg.Options{Quality: r.Quality}); err != nil {
 		return nil, err
@@ -153,19 +172,127 @@ func (r *Renderer) drawBase(s State) {
 	xdraw.ApproxBiLinear.Transform(r.base, m, src, pb, xdraw.Over, nil)
 }
 
-// light applies gain, the side ramp and sensor noise into r.out.
-func (r *Renderer) light(s State) {
+// Defaults of the scene the controls are judged against.
+const (
+	DefaultSceneKelvin = 5000 // daylight-white booth lamps
+	DefaultFocusAt     = 120
+)
+
+// Lens model: within depthOfField lens steps of FocusAt the picture is
+// sharp; beyond, the blur radius grows by blurPerStep of the frame width
+// per lens step (a lens 80 steps off blurs about 3% of the width).
+const (
+	depthOfField = 4
+	blurPerStep  = 0.0004
+)
+
+// BlurRadius is the blur, in pixels, of a lens at position focus.
+func (r *Renderer) BlurRadius(focus float64) int {
+	off := math.Abs(focus-r.FocusAt) - depthOfField
+	if off <= 0 {
+		return 0
+	}
+	return int(math.Round(off * blurPerStep * float64(r.W)))
+}
+
+// defocus returns the scene as the lens at position focus shows it: the
+// base blurred by two passes of a box filter of the lens's blur radius
+// (close to a Gaussian), cached while pose and focus hold.
+func (r *Renderer) defocus(focus float64) *image.RGBA {
+	rad := r.BlurRadius(focus)
+	if rad == 0 {
+		return r.base
+	}
+	key := fmt.Sprintf("%s|%d", r.baseKey, rad)
+	if key == r.blurKey {
+		return r.blurred
+	}
+	if r.blurred == nil {
+		r.blurred = image.NewRGBA(r.base.Rect)
+	}
+	copy(r.blurred.Pix, r.base.Pix)
+	for range 2 {
+		boxBlur(r.blurred, rad, &r.tmp)
+	}
+	r.blurKey = key
+	return r.blurred
+}
+
+// boxBlur averages each pixel over a (2rad+1)² square, horizontally then
+// vertically, with running sums; edges repeat the border pixel.
+func boxBlur(img *image.RGBA, rad int, tmp *[]float32) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	n := max(w, h)
+	if cap(*tmp) < 3*n {
+		*tmp = make([]float32, 3*n)
+	}
+	line := (*tmp)[:3*n]
+	norm := 1 / float32(2*rad+1)
+	pass := func(count, length int, at func(i, j int) int) {
+		for i := 0; i < count; i++ {
+			for j := 0; j < length; j++ {
+				o := at(i, j)
+				line[3*j], line[3*j+1], line[3*j+2] = float32(img.Pix[o]), float32(img.Pix[o+1]), float32(img.Pix[o+2])
+			}
+			var s [3]float32
+			for k := -rad; k <= rad; k++ {
+				j := min(max(k, 0), length-1)
+				for c := range 3 {
+					s[c] += line[3*j+c]
+				}
+			}
+			for j := 0; j < length; j++ {
+				o := at(i, j)
+				for c := range 3 {
+					img.Pix[o+c] = uint8(s[c]*norm + 0.5)
+				}
+				add, sub := min(j+rad+1, length-1), max(j-rad, 0)
+				for c := range 3 {
+					s[c] += line[3*add+c] - line[3*sub+c]
+				}
+			}
+		}
+	}
+	pass(h, w, func(y, x int) int { return y*img.Stride + 4*x })
+	pass(w, h, func(x, y int) int { return y*img.Stride + 4*x })
+}
+
+// whiteBalanceCast is the change of ln(R/G) (and of ln(G/B)) per mired
+// between the light's colour temperature and the one the camera corrects
+// for: about 20% red-to-green per 100 mired, in the range of a consumer
+// sensor's daylight-to-tungsten shift.
+const whiteBalanceCast = 0.0018
+
+// gainNoise is the sensor's own noise in grey levels at 0 dB; gain
+// amplifies it (the part above unit gain is added to the picture).
+const gainNoise = 2.0
+
+// light applies exposure, gain, white balance, the side ramp and sensor
+// noise to src into r.out.
+func (r *Renderer) light(s State, c Controls, src *image.RGBA) {
 	w := r.W
+	gainLin := math.Pow(10, c.Gain/20)
+	k := s.Gain * c.Exposure / nominalExposure * gainLin
 	gains := make([]float64, w)
 	// A side light falls off across the face: the ramp runs from one
 	// inter-eye distance left of the eyes' midpoint to one to its right.
 	for x := range gains {
 		t := math.Max(-1, math.Min(1, (float64(x)-r.faceX)/math.Max(1, r.faceIED)))
-		gains[x] = s.Gain * (1 - s.Side*t)
+		gains[x] = k * (1 - s.Side*t)
 	}
+	// White balance in mired (1e6/K): positive d is light warmer than the
+	// camera expects, rendering red up and blue down.
+	d := 0.0
+	if c.WhiteBalance > 0 && r.SceneKelvin > 0 {
+		d = 1e6/r.SceneKelvin - 1e6/c.WhiteBalance
+	}
+	mr, mb := math.Exp(whiteBalanceCast*d), math.Exp(-whiteBalanceCast*d)
 	noise := s.Noise
+	if gainLin > 1 {
+		noise = math.Sqrt(noise*noise + gainNoise*gainNoise*(gainLin*gainLin-1))
+	}
 	for y := 0; y < r.H; y++ {
-		row := r.base.Pix[y*r.base.Stride:]
+		row := src.Pix[y*src.Stride:]
 		out := r.out.Pix[y*r.out.Stride:]
 		for x := 0; x < w; x++ {
 			g := gains[x]
@@ -174,9 +301,9 @@ func (r *Renderer) light(s State) {
 				n = noise * r.gauss()
 			}
 			i := x * 4
-			out[i] = clamp(float64(row[i])*g + n)
+			out[i] = clamp(float64(row[i])*g*mr + n)
 			out[i+1] = clamp(float64(row[i+1])*g + n)
-			out[i+2] = clamp(float64(row[i+2])*g + n)
+			out[i+2] = clamp(float64(row[i+2])*g*mb + n)
 			out[i+3] = 255
 		}
 	}

@@ -9,6 +9,14 @@
 //
 // What happens is scripted: a scenario file (see ParseScript) or commands
 // posted to the control endpoint while it runs.
+//
+// The camera has manual controls — exposure, gain, white balance, focus —
+// served on a small JSON endpoint (ControlsPath) that a driver can use as
+// it would use V4L2's controls; they change the picture physically (see
+// Controls), and a camera can start mis-set (MissetControls) for
+// calibration to correct. Frames can carry their capture time in a
+// stamp strip (DrawStamp) for measuring latency to a screen. The
+// protocols are described in docs/camera-sim.md.
 package camsim
 
 import (

@@ -30,7 +30,17 @@ type Config struct {
 	Loop bool
 	// JPEGQuality of the frames; 0: 85.
 	JPEGQuality int
-	Logger      *slog.Logger
+	// SceneKelvin is the colour temperature of the booth's light (0:
+	// 5000 K) and FocusAt the lens position at which the seated person is
+	// sharp (0: 120); see Controls.
+	SceneKelvin, FocusAt float64
+	// Controls are the camera's settings at start; nil: neutral
+	// (DefaultControls), MissetControls for a camera that needs calibrating.
+	Controls *Controls
+	// Stamp draws each frame's capture time into its top rows (see
+	// DrawStamp), for measuring latency downstream.
+	Stamp  bool
+	Logger *slog.Logger
 }
 
 // DefaultEyes are the eye centres of testdata/faces/grace_hopper_512x512.jpg.
@@ -72,6 +82,7 @@ type Server struct {
 	log  *slog.Logger
 
 	mu      sync.Mutex
+	ctl     Controls
 	script  []Step
 	plugged bool
 	pulled  chan struct{} // closed on unplug: live streams end
@@ -99,6 +110,15 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
+	if cfg.SceneKelvin == 0 {
+		cfg.SceneKelvin = DefaultSceneKelvin
+	}
+	if cfg.FocusAt == 0 {
+		cfg.FocusAt = DefaultFocusAt
+	}
+	if cfg.SceneKelvin < 1000 || cfg.SceneKelvin > 20000 || cfg.FocusAt < 0 || cfg.FocusAt > 255 {
+		return nil, fmt.Errorf("camsim: scene light %v K (1000..20000) or focus position %v (0..255) out of range", cfg.SceneKelvin, cfg.FocusAt)
+	}
 	// A renderer now, to report bad sizes before listening.
 	if _, err := NewRenderer(cfg.Width, cfg.Height, cfg.Person); err != nil {
 		return nil, err
@@ -112,9 +132,19 @@ func Start(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.ctl = DefaultControls(cfg.SceneKelvin, cfg.FocusAt)
+	if cfg.Controls != nil {
+		for _, name := range []string{CtlExposure, CtlGain, CtlWhiteBalance, CtlFocus} {
+			if _, err := s.SetControl(name, cfg.Controls.get(name)); err != nil {
+				ln.Close()
+				return nil, fmt.Errorf("camsim: %w", err)
+			}
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(StreamPath, s.stream)
 	mux.HandleFunc(ControlPath, s.control)
+	mux.HandleFunc(ControlsPath, s.controls)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go s.http.Serve(ln)
 	return s, nil
@@ -123,8 +153,13 @@ func Start(cfg Config) (*Server, error) {
 // URL is the stream's address.
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + StreamPath }
 
-// ControlURL is the control endpoint's address.
+// ControlURL is the address of the script endpoint (unplug, plug, new
+// scripts).
 func (s *Server) ControlURL() string { return "http://" + s.ln.Addr().String() + ControlPath }
+
+// ControlsURL is the address of the camera controls endpoint (exposure,
+// gain, white balance, focus).
+func (s *Server) ControlsURL() string { return "http://" + s.ln.Addr().String() + ControlsPath }
 
 // Close stops serving and ends every stream.
 func (s *Server) Close() error {
@@ -210,6 +245,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rend.Quality = s.cfg.JPEGQuality
+	rend.SceneKelvin, rend.FocusAt = s.cfg.SceneKelvin, s.cfg.FocusAt
 	tl := NewTimeline(script, s.cfg.FPS)
 	flusher, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary="+boundary)
@@ -229,12 +265,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			}
 			n = 0
 		}
-		jpg, err := rend.Frame(tl.At(n))
+		// The capture time: the moment the frame's exposure is taken.
+		at := time.Now()
+		var stamp *Stamp
+		if s.cfg.Stamp {
+			stamp = &Stamp{Time: at, Seq: uint8(seq & 63)}
+		}
+		jpg, err := rend.FrameWith(tl.At(n), s.Controls(), stamp)
 		if err != nil {
 			s.log.Error("camsim: encoding frame", "err", err)
 			return
 		}
-		if _, err := fmt.Fprintf(w, "--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\nX-Frame-Seq: %d\r\n\r\n", boundary, len(jpg), seq); err != nil {
+		if _, err := fmt.Fprintf(w, "--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\nX-Frame-Seq: %d\r\nX-Capture-Time-Ms: %d\r\n\r\n", boundary, len(jpg), seq, at.UnixMilli()); err != nil {
 			return
 		}
 		if _, err := w.Write(jpg); err != nil {

@@ -3,10 +3,10 @@
 // detector and start it as a separate process, so the simulator keeps its
 // frame rate while the driver under test runs instrumented:
 //
-//	camsimd -size 480x360 -fps 25 -portrait PORTRAIT -script FILE
+//	camsimd -size 480x360 -fps 25 -portrait PORTRAIT -script FILE [-controls misset] [-stamp]
 //
-// It prints "stream: URL" and "control: URL" and serves until killed or
-// until its standard input closes.
+// It prints "stream: URL", "control: URL" and "controls: URL" and serves
+// until killed or until its standard input closes.
 package main
 
 import (
@@ -25,14 +25,16 @@ func main() {
 	portrait := flag.String("portrait", "testdata/faces/grace_hopper_512x512.jpg", "portrait file")
 	script := flag.String("script", "", "scenario file")
 	loop := flag.Bool("loop", false, "replay the script when it ends")
+	controls := flag.String("controls", "", `camera settings at start: "misset", or name=value,... (exposure, gain, white_balance, focus)`)
+	stamp := flag.Bool("stamp", false, "draw each frame's capture time into its top rows")
 	flag.Parse()
-	if err := run(*size, *fps, *portrait, *script, *loop); err != nil {
+	if err := run(*size, *fps, *portrait, *script, *loop, *controls, *stamp); err != nil {
 		fmt.Fprintln(os.Stderr, "camsimd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(size string, fps float64, portrait, script string, loop bool) error {
+func run(size string, fps float64, portrait, script string, loop bool, controls string, stamp bool) error {
 	var w, h int
 	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil {
 		return fmt.Errorf("-size %q: want WxH", size)
@@ -53,12 +55,16 @@ func run(size string, fps float64, portrait, script string, loop bool) error {
 	if err != nil {
 		return err
 	}
-	srv, err := camsim.Start(camsim.Config{Width: w, Height: h, FPS: fps, Person: p, Script: steps, Loop: loop})
+	ctl, err := camsim.ParseControls(controls, camsim.DefaultControls(camsim.DefaultSceneKelvin, camsim.DefaultFocusAt), camsim.DefaultFocusAt)
+	if err != nil {
+		return err
+	}
+	srv, err := camsim.Start(camsim.Config{Width: w, Height: h, FPS: fps, Person: p, Script: steps, Loop: loop, Controls: &ctl, Stamp: stamp})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	fmt.Printf("stream: %s\ncontrol: %s\n", srv.URL(), srv.ControlURL())
+	fmt.Printf("stream: %s\ncontrol: %s\ncontrols: %s\n", srv.URL(), srv.ControlURL(), srv.ControlsURL())
 	// The parent closes our stdin (or dies): stop then.
 	io.Copy(io.Discard, os.Stdin)
 	return nil
