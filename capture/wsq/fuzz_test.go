@@ -79,7 +79,7 @@ func TestDecodeLargeEmptyFrame(t *testing.T) {
 	b = be16(b, markerSOI)
 	b = appendDTT(b, specLowpass, specHighpass)
 	var qs, zs [totalSubbands]scaled
-	b = appendDQT(b, &qs, &zs)
+	b = appendDQT(b, fbiBinCenter, &qs, &zs)
 	b = appendSOF(b, 1500, 1500, scaled{n: 117}, scaled{n: 1})
 	b = be16(b, markerEOI)
 	var before, after runtime.MemStats

@@ -6,8 +6,10 @@ import (
 
 // Quantizer constants of FBI encoder #1 (spec Part 3).
 const (
-	// binCenter is C, where inside its bin a nonzero coefficient is
-	// reconstructed: 0.44 of the bin width from the bin's inner edge.
+	// binCenter is C of FBI encoder #1. The decoder reconstructs index
+	// p > 0 at (p - C)·Q + Z/2 (spec Part 1 §B), so bin 1, which spans
+	// [Z/2, Z/2 + Q), is reconstructed (1 - C)·Q = 0.56·Q above its inner
+	// edge. C is a DQT field: an encoder may choose another value.
 	binCenter = 0.44
 	// zeroBinRatio is Z_k / Q_k: the zero bin is 1.2 times as wide as the
 	// other bins.

@@ -42,6 +42,8 @@ type quantPass struct {
 	blocks    int
 	syms      [3][]symbol
 	scale     float64 // of the last run
+	// zr is Z_k / Q_k (zeroBinRatio for the FBI allocation).
+	zr float64
 }
 
 // blockRanges are the subbands of the three blocks (spec Part 1 §B.3).
@@ -56,9 +58,9 @@ func (p *quantPass) run(plane []float32, g *geometry, Q *[numSubbands]float64, s
 		if Q[k] <= 0 {
 			continue
 		}
-		// Z = 1.2 Q must fit the 16-bit field as well.
-		qk := min(Q[k]*scale, 65535/zeroBinRatio)
-		p.qs[k], p.zs[k] = toScaled(qk, 65535), toScaled(zeroBinRatio*qk, 65535)
+		// Z = zr·Q must fit the 16-bit field as well.
+		qk := min(Q[k]*scale, 65535/p.zr)
+		p.qs[k], p.zs[k] = toScaled(qk, 65535), toScaled(p.zr*qk, 65535)
 		p.qv[k], p.zv[k] = float32(p.qs[k].value()), float32(p.zs[k].value())
 		if p.qv[k] <= 0 {
 			p.qs[k], p.zs[k], p.qv[k], p.zv[k] = scaled{}, scaled{}, 0, 0
