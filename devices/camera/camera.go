@@ -24,6 +24,14 @@
 //	fourcc = "MJPG"
 //	exposure = 156                   # device units; unset: leave as is
 //	auto_exposure = false
+//	control_url = ""                 # "": probe an HTTP source's simulator control endpoint; "none": don't
+//
+// Exposure, gain, white balance and focus can also be changed while the
+// camera streams (Device.SetControl), with the value the device accepted
+// read back: on V4L2 cameras through OpenCV's VideoCapture properties, on
+// the simulated camera of firmware-sim/camera through its small HTTP
+// control endpoint (docs/camera-sim.md), since OpenCV cannot send
+// controls over an HTTP stream. Other sources are not adjustable.
 package camera
 
 import (
@@ -33,9 +41,11 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -94,6 +104,11 @@ type Options struct {
 	AutoWhiteBalance *bool    `toml:"auto_white_balance"`
 	Focus            *float64 `toml:"focus"`
 	AutoFocus        *bool    `toml:"auto_focus"`
+	// ControlURL is the control endpoint of a simulated camera (see
+	// docs/camera-sim.md). Empty: for an HTTP source, the driver tries
+	// /controls on the stream's host and uses it if it answers the
+	// simulator's protocol. "none": no runtime controls.
+	ControlURL string `toml:"control_url"`
 	// QueueLen is the default length of a subscriber's frame queue.
 	QueueLen int `toml:"queue_len"`
 	// ReadTimeout bounds a stalled network stream's read: after it the
@@ -109,16 +124,21 @@ func DefaultOptions() Options {
 
 // Settings are what the device accepted, read back after opening.
 type Settings struct {
-	Backend      string  `json:"backend"`
-	Width        int     `json:"width"`
-	Height       int     `json:"height"`
-	FPS          float64 `json:"fps"`
-	FourCC       string  `json:"fourcc,omitempty"`
-	Exposure     float64 `json:"exposure"`
-	AutoExposure float64 `json:"auto_exposure"`
-	Gain         float64 `json:"gain"`
-	WhiteBalance float64 `json:"white_balance"`
-	Focus        float64 `json:"focus"`
+	Backend          string  `json:"backend"`
+	Width            int     `json:"width"`
+	Height           int     `json:"height"`
+	FPS              float64 `json:"fps"`
+	FourCC           string  `json:"fourcc,omitempty"`
+	Exposure         float64 `json:"exposure"`
+	AutoExposure     float64 `json:"auto_exposure"`
+	Gain             float64 `json:"gain"`
+	WhiteBalance     float64 `json:"white_balance"`
+	AutoWhiteBalance float64 `json:"auto_white_balance"`
+	Focus            float64 `json:"focus"`
+	AutoFocus        float64 `json:"auto_focus"`
+	// Controls names how controls can be changed while streaming ("v4l2",
+	// "camsim-controls/1"); empty: they cannot.
+	Controls string `json:"controls,omitempty"`
 	// Refused lists requested settings the device did not take, as
 	// "name: asked X, got Y".
 	Refused []string `json:"refused,omitempty"`
@@ -131,9 +151,15 @@ type Device struct {
 	rep  devices.Reporter
 	log  *slog.Logger
 	vc   *gocv.VideoCapture
-	set  Settings
+	ctl  controller // nil: not adjustable while streaming
+
+	// streaming: the capture loop owns vc; control changes go through
+	// ctlReqs.
+	streaming atomic.Bool
+	ctlReqs   chan ctlReq
 
 	mu     sync.Mutex
+	set    Settings
 	subs   map[*Subscription]struct{}
 	closed bool
 	frames uint64
@@ -231,8 +257,9 @@ func Open(ctx context.Context, id string, o Options, rep devices.Reporter) (*Dev
 		opts: o, rep: rep, log: log, vc: res.vc,
 		subs: map[*Subscription]struct{}{},
 		stop: make(chan struct{}), done: make(chan struct{}),
+		ctlReqs: make(chan ctlReq),
 	}
-	d.apply(apiName)
+	d.apply(ctx, apiName)
 	// The first frame proves the source delivers and gives the true size.
 	first := gocv.NewMat()
 	if !d.vc.Read(&first) || first.Empty() {
@@ -252,25 +279,24 @@ func Open(ctx context.Context, id string, o Options, rep devices.Reporter) (*Dev
 	}
 	log.Info("camera opened", "device", id, "source", o.Source, "backend", d.set.Backend,
 		"width", d.set.Width, "height", d.set.Height, "fps", d.set.FPS)
+	d.streaming.Store(true)
 	go d.run(first)
 	return d, nil
 }
 
-// apply sets the requested properties and reads back what took.
-func (d *Device) apply(apiName string) {
+// apply sets the requested properties and reads back what took. Image
+// controls go through the runtime controller where the source has one.
+func (d *Device) apply(ctx context.Context, apiName string) {
 	o, vc := d.opts, d.vc
 	var refused []string
-	setF := func(name string, p gocv.VideoCaptureProperties, v float64) {
-		vc.Set(p, v)
-		if got := vc.Get(p); math.Abs(got-v) > math.Max(0.5, 0.01*math.Abs(v)) {
+	check := func(name string, v, got float64) {
+		if math.Abs(got-v) > math.Max(0.5, 0.01*math.Abs(v)) {
 			refused = append(refused, fmt.Sprintf("%s: asked %g, got %g", name, v, got))
 		}
 	}
-	b2f := func(b bool) float64 {
-		if b {
-			return 1
-		}
-		return 0
+	setF := func(name string, p gocv.VideoCaptureProperties, v float64) {
+		vc.Set(p, v)
+		check(name, v, vc.Get(p))
 	}
 	if o.FourCC != "" && len(o.FourCC) == 4 {
 		setF("fourcc", gocv.VideoCaptureFOURCC, vc.ToCodec(o.FourCC))
@@ -284,44 +310,78 @@ func (d *Device) apply(apiName string) {
 	if o.FPS > 0 {
 		setF("fps", gocv.VideoCaptureFPS, o.FPS)
 	}
-	if o.AutoExposure != nil {
-		// V4L2 through OpenCV: 3 is aperture-priority auto, 1 manual
-		// (V4L2_CID_EXPOSURE_AUTO menu values).
-		v := 1.0
-		if *o.AutoExposure {
-			v = 3
+	switch {
+	case apiName == "v4l2":
+		d.ctl = v4l2Ctl{d}
+	case o.ControlURL == "none":
+	case o.ControlURL != "" || simControlsURL(o.Source) != "":
+		u := o.ControlURL
+		if u == "" {
+			u = simControlsURL(o.Source)
 		}
-		setF("auto_exposure", gocv.VideoCaptureAutoExposure, v)
+		c, err := probeSim(ctx, u)
+		switch {
+		case err == nil:
+			d.ctl = c
+		case o.ControlURL != "":
+			d.log.Warn("camera control endpoint not usable: the camera streams, but calibration cannot adjust it",
+				"device", d.info.ID, "url", u, "err", err)
+		default:
+			d.log.Debug("stream source has no simulator control endpoint", "device", d.info.ID, "url", u, "err", err)
+		}
 	}
-	if o.Exposure != nil {
-		setF("exposure", gocv.VideoCaptureExposure, *o.Exposure)
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
 	}
-	if o.Gain != nil {
-		setF("gain", gocv.VideoCaptureGain, *o.Gain)
+	want := map[Control]*float64{}
+	for c, p := range map[Control]*bool{CtlAutoExposure: o.AutoExposure, CtlAutoWhiteBalance: o.AutoWhiteBalance, CtlAutoFocus: o.AutoFocus} {
+		if p != nil {
+			v := b2f(*p)
+			want[c] = &v
+		}
 	}
-	if o.AutoWhiteBalance != nil {
-		setF("auto_white_balance", gocv.VideoCaptureAutoWB, b2f(*o.AutoWhiteBalance))
+	want[CtlExposure], want[CtlGain], want[CtlWhiteBalance], want[CtlFocus] = o.Exposure, o.Gain, o.WhiteBalance, o.Focus
+	set := Settings{Backend: apiName, FPS: vc.Get(gocv.VideoCaptureFPS), FourCC: fourCC(vc.Get(gocv.VideoCaptureFOURCC))}
+	for _, c := range AllControls {
+		v := want[c]
+		if v == nil {
+			continue
+		}
+		if d.ctl == nil {
+			// No controls on this source: OpenCV's backend may still take
+			// some property; what it reads back tells.
+			dv := toDevice(c, *v)
+			if apiName != "v4l2" {
+				dv = *v
+			}
+			vc.Set(v4l2Props[c], dv)
+			check(string(c), *v, fromDevice(c, vc.Get(v4l2Props[c])))
+			continue
+		}
+		got, err := d.ctl.set(ctx, c, *v)
+		if err != nil {
+			refused = append(refused, fmt.Sprintf("%s: asked %g: %v", c, *v, err))
+			continue
+		}
+		check(string(c), *v, got)
 	}
-	if o.WhiteBalance != nil {
-		setF("white_balance", gocv.VideoCaptureWBTemperature, *o.WhiteBalance)
+	if d.ctl != nil {
+		set.Controls = d.ctl.via()
+		if l, err := d.ctl.list(ctx); err == nil {
+			for _, ci := range l {
+				set.setControl(ci.Name, ci.Value)
+			}
+		}
+	} else {
+		for _, c := range AllControls {
+			set.setControl(c, vc.Get(v4l2Props[c]))
+		}
 	}
-	if o.AutoFocus != nil {
-		setF("auto_focus", gocv.VideoCaptureAutoFocus, b2f(*o.AutoFocus))
-	}
-	if o.Focus != nil {
-		setF("focus", gocv.VideoCaptureFocus, *o.Focus)
-	}
-	d.set = Settings{
-		Backend:      apiName,
-		FPS:          vc.Get(gocv.VideoCaptureFPS),
-		FourCC:       fourCC(vc.Get(gocv.VideoCaptureFOURCC)),
-		Exposure:     vc.Get(gocv.VideoCaptureExposure),
-		AutoExposure: vc.Get(gocv.VideoCaptureAutoExposure),
-		Gain:         vc.Get(gocv.VideoCaptureGain),
-		WhiteBalance: vc.Get(gocv.VideoCaptureWBTemperature),
-		Focus:        vc.Get(gocv.VideoCaptureFocus),
-		Refused:      refused,
-	}
+	set.Refused = refused
+	d.set = set
 }
 
 func fourCC(v float64) string {
@@ -341,8 +401,15 @@ func fourCC(v float64) string {
 // Info implements devices.Device.
 func (d *Device) Info() devices.Info { return d.info }
 
-// Settings returns what the device accepted.
-func (d *Device) Settings() Settings { return d.set }
+// Settings returns what the device accepted, at open and by SetControl
+// since.
+func (d *Device) Settings() Settings {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.set
+	s.Refused = slices.Clone(s.Refused)
+	return s
+}
 
 // Frames returns how many frames have been read since open.
 func (d *Device) Frames() uint64 {
@@ -411,6 +478,7 @@ func (d *Device) run(first gocv.Mat) {
 				return
 			}
 		}
+		d.runControls()
 		if !d.vc.Read(&m) {
 			// Read gives false at end of stream and on a lost device; the
 			// Mat is then empty and counts as a failure above.
