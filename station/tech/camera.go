@@ -12,10 +12,12 @@ import (
 	"github.com/openenroll/stationd/devices/camera"
 )
 
-// cam tests a camera on its live frames. The camera driver sets exposure,
-// white balance and focus only when it opens the device, so calibration
-// measures the live image and says which option to change; it does not
-// adjust the camera itself.
+// cam tests a camera on its live frames. Calibration measures the live
+// image and, where the camera's controls can be changed while it streams
+// (V4L2 cameras, the simulator), adjusts exposure, white balance and focus
+// towards the image targets in a closed loop (camera_calib.go); a camera
+// without runtime controls is measured and the technician told which
+// option to change.
 type cam struct {
 	s *Service
 	d *camera.Device
@@ -29,7 +31,12 @@ func cameraTester(s *Service, dev devices.Device) tester {
 	return &cam{s: s, d: d}
 }
 
-func (t *cam) steps(run string) int { return 2 }
+func (t *cam) steps(run string) int {
+	if _, ok := t.d.Adjustable(); ok && run == RunCalibrate {
+		return calibSteps
+	}
+	return 2
+}
 
 // defaultTargetFPS is what a camera that does not report its frame rate
 // must reach: the operator UI's preview goal (issue: ≥ 25 fps).
@@ -133,10 +140,15 @@ func (t *cam) calibrate(ctx context.Context, p *progress) []Check {
 		}
 		f.Release()
 	}
+	if _, ok := t.d.Adjustable(); ok {
+		return t.adjust(ctx, p, sub, m)
+	}
 	p.next("measuring exposure, white balance and focus")
 	return []Check{m.exposure(), m.whiteBalance(), m.focus(),
-		{Name: "adjustment", Result: Skipped, Message: "the camera driver cannot change exposure, white balance or focus while running: " +
-			"set them in the camera's [device.options] (exposure, white_balance, focus, or their auto_ switches) as advised above, restart stationd and calibrate again"}}
+		{Name: "adjustment", Result: Skipped, Values: map[string]any{"adjustable": false},
+			Message: fmt.Sprintf("not adjustable: this camera's source (%s backend) cannot change exposure, white balance or focus while it runs, so they were only measured; "+
+				"set them in the camera's [device.options] (exposure, white_balance, focus, or their auto_ switches) as advised above, restart stationd and calibrate again",
+				t.d.Settings().Backend)}}
 }
 
 func measureMat(m gocv.Mat) (imageMeasures, error) {

@@ -1,7 +1,9 @@
 package tech
 
 import (
+	"context"
 	"image"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/openenroll/stationd/devices"
 	"github.com/openenroll/stationd/devices/camera"
 	camsim "github.com/openenroll/stationd/firmware-sim/camera"
+	"github.com/openenroll/stationd/station/bus"
 )
 
 // TestCameraSelftestAndCalibration runs both on the simulated camera's
@@ -34,6 +37,7 @@ func TestCameraSelftestAndCalibration(t *testing.T) {
 	sub := reg.Subscribe(0)
 	defer sub.Close()
 	o := camera.DefaultOptions()
+	o.ControlURL = "none" // as a network camera without controls
 	if err := reg.Open(devices.Config{ID: "cam", Driver: camera.DriverName, Port: srv.URL(), Options: &o}); err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +67,98 @@ func TestCameraSelftestAndCalibration(t *testing.T) {
 	ex, wb := check(t, rep, "exposure"), check(t, rep, "white-balance")
 	// The simulator shows a photograph in a plain booth: exposed and
 	// neutral enough (it is a black-and-white portrait).
-	if ex.Result == Fail || wb.Result != Pass || check(t, rep, "adjustment").Result != Skipped {
+	adj := check(t, rep, "adjustment")
+	if ex.Result == Fail || wb.Result != Pass || adj.Result != Skipped || !strings.HasPrefix(adj.Message, "not adjustable") || adj.Values["adjustable"] != false {
 		t.Fatalf("calibration: %+v", rep.Checks)
 	}
 	if st, _ := svc.Calibration("cam"); st == CalNeeded || st == CalNotApplicable {
 		t.Fatalf("camera calibration state %s", st)
+	}
+}
+
+// TestCameraCalibrationConverges: a simulated camera starts mis-set
+// (dark and grainy, blue, out of focus); calibration adjusts it through
+// the driver's runtime controls until the live image meets the targets,
+// within a bounded number of steps, and the simulator's own settings end
+// near the scene's true light and focus.
+func TestCameraCalibrationConverges(t *testing.T) {
+	p, err := camsim.LoadPerson("../../testdata/faces/grace_hopper_512x512.jpg", camsim.DefaultEyes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, _ := camsim.ParseScript(strings.NewReader("sit 0.2s\nhold 1h\n"))
+	ctl := camsim.MissetControls(camsim.DefaultFocusAt)
+	srv, err := camsim.Start(camsim.Config{Width: 320, Height: 240, FPS: 25, Person: p, Script: steps, Controls: &ctl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	reg := devices.NewRegistry(devices.Options{RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	defer reg.Close()
+	sub := reg.Subscribe(0)
+	defer sub.Close()
+	o := camera.DefaultOptions()
+	if err := reg.Open(devices.Config{ID: "cam", Driver: camera.DriverName, Port: srv.URL(), Options: &o}); err != nil {
+		t.Fatal(err)
+	}
+	waitAdded(t, sub, "cam")
+	b := bus.New()
+	defer b.Close()
+	events := b.Subscribe(1024)
+	svc, err := New(Options{Registry: reg, Dir: t.TempDir(), Bus: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := svc.Calibrate(ctxT(t), "cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adj := check(t, rep, "adjustment")
+	t.Logf("adjustment: %s (%v)", adj.Message, adj.Values)
+	for _, name := range []string{"exposure", "white-balance", "focus"} {
+		c := check(t, rep, name)
+		t.Logf("%s: %s %s", name, c.Result, c.Message)
+		if c.Result != Pass {
+			t.Errorf("%s after calibration: %+v", name, c)
+		}
+	}
+	if adj.Result != Pass || adj.Values["exposure_converged"] != true || adj.Values["white_balance_converged"] != true || adj.Values["focus_converged"] != true {
+		t.Errorf("adjustment: %+v", adj)
+	}
+	// Bounded: N steps per loop (the focus search's sweep included).
+	if n := adj.Values["exposure_steps"].(int); n > maxExposureSteps {
+		t.Errorf("exposure took %d steps", n)
+	}
+	if n := adj.Values["white_balance_steps"].(int); n > maxWBSteps {
+		t.Errorf("white balance took %d steps", n)
+	}
+	if n := adj.Values["focus_steps"].(int); n > focusSweep+maxFocusSteps {
+		t.Errorf("focus took %d steps", n)
+	}
+	// The camera itself now sits near the scene's truth.
+	got := srv.Controls()
+	if got.Gain != 0 || math.Abs(got.Focus-camsim.DefaultFocusAt) > 10 || math.Abs(got.WhiteBalance-camsim.DefaultSceneKelvin) > 800 ||
+		got.Exposure < 60 || got.Exposure > 160 {
+		t.Errorf("simulator controls after calibration: %+v", got)
+	}
+	if st, _ := svc.Calibration("cam"); st != CalOK {
+		t.Errorf("calibration state %s", st)
+	}
+	// Progress was reported step by step.
+	details := 0
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		m, _, err := events.Next(ctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		if pr, ok := m.Payload.(Progress); ok && pr.Of == calibSteps {
+			details++
+		}
+	}
+	if details < 10 {
+		t.Errorf("%d progress events", details)
 	}
 }
 
