@@ -20,8 +20,16 @@ type Options struct {
 	FaceCascade string `toml:"face_cascade"`
 	EyeCascade  string `toml:"eye_cascade"`
 	// DetectWidth is the width frames are scaled to before face detection
-	// (the checks themselves run on the full frame). 0: 320 px.
+	// (the checks themselves run on the analysis image, see AnalysisWidth).
+	// 0: 320 px.
 	DetectWidth int `toml:"detect_width"`
+	// AnalysisWidth: frames at least twice as wide are analysed at half
+	// (or a quarter of) their size, JPEG frames decoded so by libjpeg's
+	// DCT scaling; the face-region sharpness and compression checks still
+	// read full-resolution pixels when the frame is given decoded, and
+	// positions and distances are reported in full-frame pixels. 0: 640.
+	// Negative: always analyse at full resolution (the reference path).
+	AnalysisWidth int `toml:"analysis_width"`
 	// Detector replaces the cascade face detector (for example YuNet).
 	// The Analyzer closes it.
 	Detector   Detector   `toml:"-"`
@@ -29,11 +37,15 @@ type Options struct {
 	// OpenCVThreads for OpenCV's parallel loops (see SetOpenCVThreads);
 	// 0: one. Negative: leave OpenCV's setting alone.
 	OpenCVThreads int `toml:"opencv_threads"`
-	// TrackEvery turns on tracking for live video: when the last frame
-	// had exactly one face, the next frames look for it only near where
-	// it was, and every TrackEvery-th frame searches the whole frame again
-	// (so a second person is still noticed within that many frames).
-	// 0 or 1: search every whole frame, as for still images.
+	// TrackEvery turns on the live-video path: when the last frame had
+	// exactly one face, the next frames look for it (and its eyes) only
+	// near where it was, and every TrackEvery-th frame searches the whole
+	// frame again (so a second person is still noticed within that many
+	// frames). The whole-frame search is then a coarse pass whose
+	// candidates are confirmed with the fine detector around each; frames
+	// without a face run the costly extra passes (small and tilted faces)
+	// only every TrackEvery-th time. 0 or 1: the still-image path, every
+	// frame searched thoroughly.
 	TrackEvery int `toml:"track_every"`
 }
 
@@ -45,27 +57,38 @@ const (
 )
 
 // Analyzer runs the detector and the quality checks on frames. It keeps
-// scratch images between calls; it is not safe for concurrent use.
+// scratch images between calls (no per-frame allocation of pixels); it is
+// not safe for concurrent use.
 type Analyzer struct {
 	opts  Options
 	det   Detector
 	eyes  *eyeFinder
-	gray  gocv.Mat
+	dec   gocv.Mat // decoded frame (AnalyzeBytes)
+	work  gocv.Mat // BGR analysis image reduced from a bigger frame
+	gray  gocv.Mat // grey analysis image
+	bg    gocv.Mat // grey analysis image at the detection width (background)
 	small gocv.Mat
 	sgray gocv.Mat
 	face  gocv.Mat // face box scaled to sharpnessWidth
+	fgray gocv.Mat // full-resolution grey face region
 	rot   gocv.Mat
 	rotG  gocv.Mat
-	// Tracking state (Options.TrackEvery).
+	// Tracking state (Options.TrackEvery), in full-frame pixels.
 	last      image.Rectangle
 	lastSize  image.Point
 	sinceFull int
+	noFace    int // frames in a row without a face (live path)
+	eyeTilt   float64
+	tiltBuf   []float64
 }
 
 // NewAnalyzer loads the detectors. Close it when done.
 func NewAnalyzer(opts Options) (*Analyzer, error) {
 	if opts.DetectWidth <= 0 {
 		opts.DetectWidth = 320
+	}
+	if opts.AnalysisWidth == 0 {
+		opts.AnalysisWidth = 640
 	}
 	if opts.Thresholds == (Thresholds{}) {
 		opts.Thresholds = DefaultThresholds()
@@ -84,9 +107,14 @@ func NewAnalyzer(opts Options) (*Analyzer, error) {
 		a.det.Close()
 		return nil, err
 	}
-	a.gray, a.small, a.sgray, a.face = gocv.NewMat(), gocv.NewMat(), gocv.NewMat(), gocv.NewMat()
-	a.rot, a.rotG = gocv.NewMat(), gocv.NewMat()
+	for _, m := range a.mats() {
+		*m = gocv.NewMat()
+	}
 	return a, nil
+}
+
+func (a *Analyzer) mats() []*gocv.Mat {
+	return []*gocv.Mat{&a.dec, &a.work, &a.gray, &a.bg, &a.small, &a.sgray, &a.face, &a.fgray, &a.rot, &a.rotG}
 }
 
 // Close releases the detectors and scratch images.
@@ -94,7 +122,7 @@ func (a *Analyzer) Close() error {
 	if a.det == nil {
 		return nil
 	}
-	for _, m := range []*gocv.Mat{&a.gray, &a.small, &a.sgray, &a.face, &a.rot, &a.rotG} {
+	for _, m := range a.mats() {
 		m.Close()
 	}
 	a.eyes.Close()
@@ -106,8 +134,27 @@ func (a *Analyzer) Close() error {
 // Thresholds returns the limits in use.
 func (a *Analyzer) Thresholds() Thresholds { return a.opts.Thresholds }
 
-// AnalyzeBytes decodes a JPEG or PNG image and analyses it.
+// ResetTracking forgets the face followed so far: the next frame is
+// searched whole, as the first frame of a sequence is.
+func (a *Analyzer) ResetTracking() {
+	a.last, a.lastSize, a.sinceFull, a.noFace = image.Rectangle{}, image.Point{}, 0, 0
+	a.eyes.hint, a.eyeTilt = 0, 0
+}
+
+// minMeasureFaceWidth is the narrowest face, in analysis-image pixels,
+// whose sharpness is measured on the reduced image: the face is scaled
+// down to sharpnessWidth for the Laplacian, and from at least 1.5 times
+// that width the reduced image loses none of the detail that survives.
+const minMeasureFaceWidth = sharpnessWidth * 3 / 2
+
+// AnalyzeBytes decodes a JPEG or PNG image and analyses it. A JPEG frame
+// at least twice Options.AnalysisWidth wide is decoded at half size (DCT
+// scaling), unless the face followed so far would then be too small to
+// measure; results are in the full frame's pixels either way.
 func (a *Analyzer) AnalyzeBytes(data []byte) (Result, error) {
+	if a.det == nil {
+		return Result{}, errors.New("face: analyzer is closed")
+	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return Result{}, fmt.Errorf("face: reading image header: %w", err)
@@ -118,16 +165,74 @@ func (a *Analyzer) AnalyzeBytes(data []byte) (Result, error) {
 	if err := checkSize(cfg.Width, cfg.Height); err != nil {
 		return Result{}, err
 	}
-	m, err := gocv.IMDecode(data, gocv.IMReadColor)
-	if err != nil {
-		return Result{}, fmt.Errorf("face: decoding %s image: %w", format, err)
+	f := 1
+	if format == "jpeg" {
+		// Half size at most: at a quarter, JPEG's 8-px blocks shrink to 2
+		// px and the compression check has nothing left to measure.
+		f = a.factorFor(cfg.Width, cfg.Height, 2)
 	}
-	defer m.Close()
-	if m.Empty() {
-		return Result{}, fmt.Errorf("face: %s image %dx%d could not be decoded (truncated or corrupt)", format, cfg.Width, cfg.Height)
+	flags := gocv.IMReadColor
+	if f == 2 {
+		flags = gocv.IMReadReducedColor2
 	}
-	return a.Analyze(m)
+	if err := decodeInto(data, flags, &a.dec); err != nil {
+		return Result{}, fmt.Errorf("face: decoding %s image %dx%d: %w", format, cfg.Width, cfg.Height, err)
+	}
+	if a.dec.Type() != gocv.MatTypeCV8UC3 {
+		return Result{}, fmt.Errorf("face: %s image %dx%d decoded to an unexpected type %v", format, cfg.Width, cfg.Height, a.dec.Type())
+	}
+	if f == 1 {
+		return a.Analyze(a.dec)
+	}
+	st := a.saveTracking()
+	res, small, err := a.analyze(a.dec, cfg.Width, cfg.Height, nil)
+	if err != nil || !small {
+		return res, err
+	}
+	// The face is too small at half size for the sharpness and
+	// compression checks: decode the whole frame and analyse it there
+	// (the next frames are then decoded whole while the face stays small).
+	a.restoreTracking(st)
+	if err := decodeInto(data, gocv.IMReadColor, &a.dec); err != nil {
+		return Result{}, fmt.Errorf("face: decoding %s image %dx%d: %w", format, cfg.Width, cfg.Height, err)
+	}
+	return a.Analyze(a.dec)
 }
+
+type trackState struct {
+	last, lastSize   image.Rectangle
+	sinceFull, noFac int
+	hint, eyeTilt    float64
+}
+
+func (a *Analyzer) saveTracking() trackState {
+	return trackState{last: a.last, lastSize: image.Rectangle{Max: a.lastSize}, sinceFull: a.sinceFull, noFac: a.noFace, hint: a.eyes.hint, eyeTilt: a.eyeTilt}
+}
+
+func (a *Analyzer) restoreTracking(s trackState) {
+	a.last, a.lastSize, a.sinceFull, a.noFace, a.eyes.hint, a.eyeTilt = s.last, s.lastSize.Max, s.sinceFull, s.noFac, s.hint, s.eyeTilt
+}
+
+// factorFor returns the reduction (1, 2 or 4, at most maxF) of a w×h
+// frame for analysis.
+func (a *Analyzer) factorFor(w, h, maxF int) int {
+	if a.opts.AnalysisWidth < 0 {
+		return 1
+	}
+	f := 1
+	for f < maxF && w/(2*f) >= a.opts.AnalysisWidth {
+		f *= 2
+	}
+	// A face followed from the last frame must stay wide enough to measure.
+	if a.tracking() && !a.last.Empty() && a.lastSize == image.Pt(w, h) {
+		for f > 1 && a.last.Dx()/f < minMeasureFaceWidth {
+			f /= 2
+		}
+	}
+	return f
+}
+
+func (a *Analyzer) tracking() bool { return a.opts.TrackEvery > 1 }
 
 // AnalyzeRaw analyses a frame given as packed 8-bit BGR pixels.
 func (a *Analyzer) AnalyzeRaw(width, height int, bgr []byte) (Result, error) {
@@ -157,6 +262,9 @@ func checkSize(w, h int) error {
 const minFrameSide = 24
 
 // Analyze checks one BGR frame (8-bit, 3 channels). The Mat is only read.
+// Frames at least twice Options.AnalysisWidth wide are analysed reduced;
+// the sharpness and compression checks read the face region at full
+// resolution.
 func (a *Analyzer) Analyze(bgr gocv.Mat) (Result, error) {
 	if a.det == nil {
 		return Result{}, errors.New("face: analyzer is closed")
@@ -168,81 +276,158 @@ func (a *Analyzer) Analyze(bgr gocv.Mat) (Result, error) {
 	if err := checkSize(w, h); err != nil {
 		return Result{}, err
 	}
-	res := Result{Width: w, Height: h}
-	if w < minFrameSide || h < minFrameSide {
-		res.finish(a.opts.Thresholds, nil)
-		return res, nil
+	src := bgr
+	if f := a.factorFor(w, h, 4); f > 1 {
+		gocv.Resize(bgr, &a.work, image.Pt((w+f/2)/f, (h+f/2)/f), 0, 0, gocv.InterpolationArea)
+		src = a.work
 	}
-	gocv.CvtColor(bgr, &a.gray, gocv.ColorBGRToGray)
+	res, _, err := a.analyze(src, w, h, &bgr)
+	return res, err
+}
+
+// analyze checks src, the W×H frame or a reduced copy of it; full is the
+// full-resolution frame when there is one. It reports whether the face
+// found was too small in src to measure without full.
+func (a *Analyzer) analyze(src gocv.Mat, W, H int, full *gocv.Mat) (Result, bool, error) {
+	res := Result{Width: W, Height: H}
+	w, h := src.Cols(), src.Rows()
+	if w < minFrameSide || h < minFrameSide || W < minFrameSide || H < minFrameSide {
+		res.finish(a.opts.Thresholds, nil)
+		return res, false, nil
+	}
+	// Analysis-image pixels to frame pixels.
+	sx, sy := float64(W)/float64(w), float64(H)/float64(h)
+	toSrc := func(r image.Rectangle) image.Rectangle {
+		return image.Rect(int(float64(r.Min.X)/sx), int(float64(r.Min.Y)/sy), int(math.Ceil(float64(r.Max.X)/sx)), int(math.Ceil(float64(r.Max.Y)/sy)))
+	}
+	gocv.CvtColor(src, &a.gray, gocv.ColorBGRToGray)
 
 	var faces []Face
 	var err error
-	if a.opts.TrackEvery > 1 && !a.last.Empty() && a.lastSize == image.Pt(w, h) && a.sinceFull < a.opts.TrackEvery-1 {
-		if f, ok := a.detectNear(bgr, a.last); ok {
-			faces = []Face{f}
+	tracked := false
+	if a.tracking() && !a.last.Empty() && a.lastSize == image.Pt(W, H) && a.sinceFull < a.opts.TrackEvery-1 {
+		if f, ok := a.detectNear(src, toSrc(a.last)); ok {
+			faces, tracked = []Face{f}, true
 			a.sinceFull++
 		}
 	}
-	if faces == nil {
-		if faces, err = a.findFaces(bgr); err != nil {
-			return Result{}, err
+	if !tracked {
+		a.eyes.hint = 0
+		if a.tracking() {
+			faces, err = a.findFacesLive(src)
+		} else {
+			faces, err = a.findFaces(src)
+		}
+		if err != nil {
+			return Result{}, false, err
 		}
 		a.sinceFull = 0
-		// Tracking searches near the face of the last whole-frame search
-		// (not of the last tracked frame, whose coarser box would drift).
-		a.last, a.lastSize = image.Rectangle{}, image.Pt(w, h)
-		if len(faces) == 1 {
-			a.last = faces[0].Box
-		}
 	}
-	res.Faces = faces
+	if len(faces) > 0 && faces[0].EyesFound < 2 && !faces[0].HasLandmarks {
+		a.refineEyesTilted(&faces[0])
+	} else {
+		a.eyeTilt = 0
+	}
+	if a.tracking() && len(faces) == 1 && faces[0].EyesFound == 2 {
+		a.eyes.hint = faces[0].eyeSize
+	} else {
+		a.eyes.hint = 0
+	}
+	if len(faces) > 0 && full == nil && (sx > 1 || sy > 1) && faces[0].Box.Dx() < minMeasureFaceWidth {
+		return Result{}, true, nil
+	}
 	var m *measures
 	if len(faces) > 0 {
-		if faces[0].EyesFound < 2 && !faces[0].HasLandmarks {
-			a.refineEyesTilted(&faces[0])
+		if m, err = a.measure(src, faces[0], full, (sx+sy)/2); err != nil {
+			return Result{}, false, err
 		}
-		m, err = a.measure(bgr, faces[0])
-		if err != nil {
-			return Result{}, err
-		}
+		m.ied *= (sx + sy) / 2
+	}
+	for i := range faces {
+		faces[i].scale(sx, sy)
+	}
+	a.lastSize = image.Pt(W, H)
+	if len(faces) == 1 {
+		a.last, a.noFace = faces[0].Box, 0
+	} else {
+		a.last = image.Rectangle{}
+		a.noFace++
+	}
+	res.Faces = faces
+	if m != nil {
+		m.face = faces[0]
 	}
 	res.finish(a.opts.Thresholds, m)
-	return res, nil
+	return res, false, nil
 }
 
-// trackFaceWidth is the width, in pixels, the tracked face is scaled to
-// for detection near its last position: big enough for the cascade's
-// 20-px window at any pyramid step, small enough to cost little.
-const trackFaceWidth = 80
+// scale maps a face from analysis-image pixels to frame pixels.
+func (f *Face) scale(sx, sy float64) {
+	if sx == 1 && sy == 1 {
+		return
+	}
+	f.Box = image.Rect(int(float64(f.Box.Min.X)*sx), int(float64(f.Box.Min.Y)*sy),
+		int(math.Ceil(float64(f.Box.Max.X)*sx)), int(math.Ceil(float64(f.Box.Max.Y)*sy)))
+	p := func(q *PointF) { q.X, q.Y = q.X*sx, q.Y*sy }
+	for i := range 2 {
+		p(&f.Eyes[i])
+		p(&f.Mouth[i])
+		p(&f.lmEyes[i])
+	}
+	p(&f.Nose)
+}
 
-// detectNear looks for the face only around box, where it was in the last
-// frame. It succeeds when it finds exactly one face of about the same size.
-func (a *Analyzer) detectNear(bgr gocv.Mat, box image.Rectangle) (Face, bool) {
-	frame := image.Rect(0, 0, bgr.Cols(), bgr.Rows())
-	roi := box.Inset(-box.Dx() / 3).Intersect(frame)
-	if roi.Dx() < 24 || roi.Dy() < 24 {
+// trackFaceWidth is the width, in pixels, the face is scaled to for
+// detection near a known position: big enough for the cascade's 20-px
+// window at every size searched, small enough to cost little.
+const trackFaceWidth = 64
+
+// detectNear looks for the face only around box (analysis-image pixels),
+// where it was in the last frame. It succeeds when it finds exactly one
+// face of about the same size.
+func (a *Analyzer) detectNear(src gocv.Mat, box image.Rectangle) (Face, bool) {
+	found, err := a.detectAround(src, box)
+	if err != nil || len(found) != 1 {
 		return Face{}, false
+	}
+	return found[0], true
+}
+
+// detectAround runs the face detector on the neighbourhood of box, scaled
+// so that the face is trackFaceWidth wide, for faces 0.6-1.6 times box's
+// size, and finds the eyes of each face found.
+func (a *Analyzer) detectAround(src gocv.Mat, box image.Rectangle) ([]Face, error) {
+	frame := image.Rect(0, 0, src.Cols(), src.Rows())
+	// A third of the face's width each way: at 25 frames a second a
+	// sitting person moves far less between two frames.
+	roi := box.Inset(-box.Dx() / 3).Intersect(frame)
+	if roi.Dx() < 24 || roi.Dy() < 24 || box.Dx() < 4 {
+		return nil, nil
 	}
 	scale := math.Min(float64(trackFaceWidth)/float64(box.Dx()), 2)
 	sz := image.Pt(max(1, int(float64(roi.Dx())*scale+0.5)), max(1, int(float64(roi.Dy())*scale+0.5)))
+	interp := gocv.InterpolationArea
+	if scale > 1 {
+		interp = gocv.InterpolationLinear
+	}
 	g := a.gray.Region(roi)
-	gocv.Resize(g, &a.sgray, sz, 0, 0, gocv.InterpolationArea)
+	gocv.Resize(g, &a.sgray, sz, 0, 0, interp)
 	g.Close()
-	if _, isCascade := a.det.(*CascadeDetector); !isCascade {
-		c := bgr.Region(roi)
-		gocv.Resize(c, &a.small, sz, 0, 0, gocv.InterpolationArea)
+	cd, isCascade := a.det.(*CascadeDetector)
+	if !isCascade {
+		c := src.Region(roi)
+		gocv.Resize(c, &a.small, sz, 0, 0, interp)
 		c.Close()
 	}
 	var faces []Face
 	var err error
-	if cd, ok := a.det.(*CascadeDetector); ok {
-		// Only sizes near the last one: 0.6-1.6 times.
+	if isCascade {
 		faces, err = cd.DetectSized(a.sgray, max(20, trackFaceWidth*6/10), trackFaceWidth*16/10)
 	} else {
 		faces, err = a.det.Detect(a.small, a.sgray)
 	}
 	if err != nil {
-		return Face{}, false
+		return nil, err
 	}
 	var found []Face
 	for _, f := range faces {
@@ -259,11 +444,86 @@ func (a *Analyzer) detectNear(bgr gocv.Mat, box image.Rectangle) (Face, bool) {
 			found = append(found, f)
 		}
 	}
-	if len(found) != 1 {
-		return Face{}, false
+	for i := range found {
+		a.eyes.find(a.gray, &found[i])
 	}
-	a.eyes.find(a.gray, &found[0])
-	return found[0], true
+	return found, nil
+}
+
+// coarseWidth is the width of the live path's coarse whole-frame pass: a
+// face a ninth of a 4:3 frame high still fills the cascade's 20-px window,
+// and a booth's sitter is far larger than that.
+const coarseWidth = 240
+
+// findFacesLive is the whole-frame search of the live path: a coarse,
+// cheaper pass (smaller image, larger pyramid steps) proposes faces, and the
+// fine detector confirms each around its proposal, so the boxes (and the
+// false-positive rate) are the fine detector's. When the coarse pass finds
+// nothing the thorough still-image search runs, but only on the first
+// frame after a face was lost and on every TrackEvery-th frame after that:
+// an empty booth then costs little per frame.
+func (a *Analyzer) findFacesLive(src gocv.Mat) ([]Face, error) {
+	cd, isCascade := a.det.(*CascadeDetector)
+	if !isCascade {
+		// Other detectors (YuNet) are a single cheap network pass.
+		return a.detect(src, a.gray, a.opts.DetectWidth)
+	}
+	w, h := src.Cols(), src.Rows()
+	scale := math.Min(float64(coarseWidth)/float64(w), 1)
+	sw, sh := max(1, int(float64(w)*scale+0.5)), max(1, int(float64(h)*scale+0.5))
+	gocv.Resize(a.gray, &a.sgray, image.Pt(sw, sh), 0, 0, gocv.InterpolationArea)
+	rects, err := cd.detectCoarse(a.sgray, max(20, sh/10))
+	if err != nil {
+		return nil, err
+	}
+	var out []Face
+	for _, r := range rects {
+		box := image.Rect(int(float64(r.Min.X)/scale), int(float64(r.Min.Y)/scale),
+			int(math.Ceil(float64(r.Max.X)/scale)), int(math.Ceil(float64(r.Max.Y)/scale)))
+		faces, err := a.detectAround(src, box)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range faces {
+			dup := false
+			for _, o := range out {
+				if overlap(f.Box, o.Box) > 0.5 {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				out = append(out, f)
+			}
+		}
+	}
+	if len(out) == 0 && (a.noFace == 0 || a.noFace%a.opts.TrackEvery == 0) {
+		return a.findFaces(src)
+	}
+	sortFaces(out)
+	return dropSmall(out), nil
+}
+
+// overlap is the area of intersection over the area of the smaller box.
+func overlap(p, q image.Rectangle) float64 {
+	in := p.Intersect(q)
+	if in.Empty() {
+		return 0
+	}
+	small := min(p.Dx()*p.Dy(), q.Dx()*q.Dy())
+	return float64(in.Dx()*in.Dy()) / float64(max(small, 1))
+}
+
+// dropSmall drops boxes much smaller than the largest face (sorted
+// first): detectors report weak boxes on textures (a cap badge, a glove)
+// beside the real face.
+func dropSmall(out []Face) []Face {
+	for i := 1; i < len(out); i++ {
+		if out[i].Box.Dy()*3 < out[0].Box.Dy() {
+			return out[:i]
+		}
+	}
+	return out
 }
 
 // rollSearch are the head tilts, in degrees, tried when no upright face
@@ -386,15 +646,7 @@ func (a *Analyzer) detect(bgr, gray gocv.Mat, dw int) ([]Face, error) {
 		out = append(out, f)
 	}
 	sortFaces(out)
-	// Drop boxes much smaller than the largest face: detectors report
-	// weak boxes on textures (a cap badge, a glove) beside the real face.
-	for i := 1; i < len(out); i++ {
-		if out[i].Box.Dy()*3 < out[0].Box.Dy() {
-			out = out[:i]
-			break
-		}
-	}
-	return out, nil
+	return dropSmall(out), nil
 }
 
 // eyeTilts are the rotations tried when the eye cascade misses an eye on
@@ -417,7 +669,17 @@ func (a *Analyzer) refineEyesTilted(f *Face) {
 	cx, cy := float64(b.Min.X+b.Max.X)/2-float64(area.Min.X), float64(b.Min.Y+b.Max.Y)/2-float64(area.Min.Y)
 	m := gocv.NewMatWithSize(2, 3, gocv.MatTypeCV64F)
 	defer m.Close()
-	for _, ang := range eyeTilts {
+	tilts := eyeTilts
+	if a.tracking() && a.eyeTilt != 0 {
+		// Live video: the tilt that found both eyes in the last frame
+		// most likely finds them again.
+		tilts = append(append(a.tiltBuf[:0], a.eyeTilt), eyeTilts...)
+	}
+	a.eyeTilt = 0
+	for i, ang := range tilts {
+		if i > 0 && ang == tilts[0] && a.tracking() {
+			continue
+		}
 		al, be := math.Cos(ang*math.Pi/180), math.Sin(ang*math.Pi/180)
 		t0, t1 := (1-al)*cx-be*cy, be*cx+(1-al)*cy
 		for i, v := range []float64{al, be, t0, -be, al, t1} {
@@ -433,7 +695,8 @@ func (a *Analyzer) refineEyesTilted(f *Face) {
 			x, y := q.X-t0, q.Y-t1
 			return PointF{al*x - be*y + float64(area.Min.X), be*x + al*y + float64(area.Min.Y)}
 		}
-		f.Eyes[0], f.Eyes[1], f.EyesFound = back(g.Eyes[0]), back(g.Eyes[1]), 2
+		f.Eyes[0], f.Eyes[1], f.EyesFound, f.eyeSize = back(g.Eyes[0]), back(g.Eyes[1]), 2, g.eyeSize
+		a.eyeTilt = ang
 		return
 	}
 }

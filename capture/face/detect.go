@@ -34,6 +34,10 @@ type Face struct {
 	// lmEyes keeps the detector's own eye landmarks (Eyes may be replaced
 	// by iris centres): yaw pairs them with the nose landmark.
 	lmEyes [2]PointF
+	// eyeSize is the mean side of the eye boxes the eye cascade found, in
+	// the eye band's pixels (0: not both found); the next frame's eye
+	// search on a tracked face looks only for eyes of about that size.
+	eyeSize float64
 }
 
 // Detector finds faces in a BGR image (and its grey copy, which cascade
@@ -69,6 +73,17 @@ type CascadeDetector struct {
 	eq           gocv.Mat
 }
 
+// The live path's coarse whole-frame pass: pyramid steps of 1.25 instead
+// of 1.1 (half the scales) and a single neighbour, so that it proposes
+// every face the fine search finds on the test portraits, the smaller
+// face of two included; the fine cascade then confirms each proposal. (The
+// LBP frontal cascade was tried as the proposer: at this width it missed
+// the astronaut and one face of the two-person picture.)
+const (
+	coarseStep      = 1.25
+	coarseNeighbors = 1
+)
+
 // NewCascadeDetector loads a face cascade file (empty: DefaultFaceCascade).
 func NewCascadeDetector(path string) (*CascadeDetector, error) {
 	if path == "" {
@@ -85,6 +100,17 @@ func NewCascadeDetector(path string) (*CascadeDetector, error) {
 	// 4 neighbours: below it the sample negatives (buildings, fabric) gave
 	// boxes; above it small faces were missed.
 	return &CascadeDetector{cc: cc, minNeighbors: 4, eq: gocv.NewMat()}, nil
+}
+
+// detectCoarse proposes face boxes at least minSide wide, in large pyramid
+// steps and with few neighbours: it must not miss a face, and the fine
+// search confirms every proposal.
+func (d *CascadeDetector) detectCoarse(gray gocv.Mat, minSide int) ([]image.Rectangle, error) {
+	if gray.Empty() {
+		return nil, errors.New("face: empty image")
+	}
+	gocv.EqualizeHist(gray, &d.eq)
+	return d.cc.DetectMultiScaleWithParams(d.eq, coarseStep, coarseNeighbors, 0, image.Pt(minSide, minSide), image.Pt(0, 0)), nil
 }
 
 // Detect implements Detector.
@@ -122,6 +148,10 @@ func (d *CascadeDetector) Close() error {
 type eyeFinder struct {
 	cc      []gocv.CascadeClassifier
 	scratch gocv.Mat
+	// hint, when not 0, is the eye box side found on the face in the last
+	// frame (band pixels): the search then looks only for eyes of that
+	// size, give or take a third, which skips most of the pyramid.
+	hint float64
 }
 
 func newEyeFinder(path string) (*eyeFinder, error) {
@@ -182,13 +212,18 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 	// Per side, the candidate nearest the expected eye position; a second
 	// cascade is tried only while a side is still missing.
 	var found [2]*PointF
+	var sizes [2]float64
 	bestD := [2]float64{math.Inf(1), math.Inf(1)}
 	for _, cc := range e.cc {
 		if found[0] != nil && found[1] != nil {
 			break
 		}
 		// Eyes are 15-30 px in the 120 px band: no need to search further.
-		rects := cc.DetectMultiScaleWithParams(e.scratch, 1.1, 2, 0, image.Pt(14, 14), image.Pt(eyeBandWidth/3, eyeBandWidth/3))
+		lo, hi := 14, eyeBandWidth/3
+		if e.hint > 0 {
+			lo, hi = max(lo, int(e.hint*3/4)), min(hi, int(math.Ceil(e.hint*4/3)))
+		}
+		rects := cc.DetectMultiScaleWithParams(e.scratch, 1.1, 2, 0, image.Pt(lo, lo), image.Pt(hi, hi))
 		for _, r := range rects {
 			c := darkCentre(e.scratch, r)
 			p := PointF{
@@ -203,6 +238,7 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 			if d < bestD[side] && d < float64(b.Dx())/4 {
 				bestD[side] = d
 				found[side] = &p
+				sizes[side] = float64(r.Dx()+r.Dy()) / 2
 			}
 		}
 	}
@@ -210,6 +246,10 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 		if p != nil {
 			f.EyesFound++
 		}
+	}
+	f.eyeSize = 0
+	if f.EyesFound == 2 {
+		f.eyeSize = (sizes[0] + sizes[1]) / 2
 	}
 	// The iris centres found here are steadier than a detector's eye
 	// landmarks (YuNet's read a 12° tilt as about 6°): use them when both

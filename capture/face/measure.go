@@ -58,7 +58,12 @@ func planeOf(m *gocv.Mat) (plane, error) {
 
 func (p plane) at(x, y int) uint8 { return p.pix[y*p.stride+x*p.ch] }
 
-func (a *Analyzer) measure(bgrIn gocv.Mat, f Face) (*measures, error) {
+// measure computes the components of face f in bgrIn, the analysis image
+// (whose grey copy is a.gray); full is the full-resolution frame when
+// bgrIn was reduced from one (nil otherwise): sharpness and compression
+// are then measured on the face region at full resolution. reduced is how
+// many frame pixels one analysis pixel spans (1: not reduced).
+func (a *Analyzer) measure(bgrIn gocv.Mat, f Face, full *gocv.Mat, reduced float64) (*measures, error) {
 	bgr := bgrIn
 	if !bgr.IsContinuous() {
 		bgrIn.CopyTo(&a.rot)
@@ -200,10 +205,27 @@ func (a *Analyzer) measure(bgrIn gocv.Mat, f Face) (*measures, error) {
 	// Natural colour (OFIQ): mean CIELAB a* and b* of the inner face.
 	m.colA, m.colB = meanLab(c, inner)
 
-	// Sharpness: variance of the Laplacian of the face scaled to 128 px.
+	// Sharpness: variance of the Laplacian of the face scaled to 128 px;
+	// compression: block-border steps on the face. Both read the face at
+	// full resolution when the frame was reduced for analysis.
 	fb := b.Intersect(frame)
+	fsrc, fgrid, period := a.gray, fb, 8
+	if full != nil && (full.Cols() != g.w || full.Rows() != g.h) {
+		sx, sy := float64(full.Cols())/W, float64(full.Rows())/H
+		ff := image.Rect(int(float64(fb.Min.X)*sx), int(float64(fb.Min.Y)*sy),
+			int(float64(fb.Max.X)*sx), int(float64(fb.Max.Y)*sy)).Intersect(image.Rect(0, 0, full.Cols(), full.Rows()))
+		if ff.Dx() >= 4 && ff.Dy() >= 4 {
+			roi := full.Region(ff)
+			gocv.CvtColor(roi, &a.fgray, gocv.ColorBGRToGray)
+			roi.Close()
+			fsrc, fb, fgrid = a.fgray, image.Rect(0, 0, ff.Dx(), ff.Dy()), ff
+		}
+	} else if reduced > 1 {
+		// A reduced JPEG decode: libjpeg scaled each 8-px block to 8/f px.
+		period = max(1, int(math.Round(8/reduced)))
+	}
 	if fb.Dx() >= 4 && fb.Dy() >= 4 {
-		roi := a.gray.Region(fb)
+		roi := fsrc.Region(fb)
 		sh := max(4, int(float64(fb.Dy())*sharpnessWidth/float64(fb.Dx())+0.5))
 		interp := gocv.InterpolationArea
 		if fb.Dx() < sharpnessWidth {
@@ -218,13 +240,22 @@ func (a *Analyzer) measure(bgrIn gocv.Mat, f Face) (*measures, error) {
 
 	// Compression artefacts: JPEG codes 8x8 blocks from the image origin;
 	// blocky images step more across block borders than inside blocks.
-	if fb.Dx() >= 32 && fb.Dy() >= 32 {
-		m.blockiness, m.blockKnown = blockiness(g, fb), true
+	if fb.Dx() >= 4*period && fb.Dy() >= 4*period && period >= 4 {
+		if fp, err := planeOf(&fsrc); err == nil {
+			m.blockiness, m.blockKnown = blockiness(fp, fb, fgrid.Min.Sub(fb.Min), period), true
+		}
 	}
 
 	// Background uniformity (OFIQ): mean gradient length outside the head
-	// and shoulders, on the detection-size image.
-	if sg, err := planeOf(&a.sgray); err == nil && sg.w > 2 && sg.h > 2 {
+	// and shoulders, on the frame scaled to the detection width (whatever
+	// resolution the camera has, the same detail counts as busy).
+	bs := math.Min(float64(a.opts.DetectWidth)/W, 2)
+	interp := gocv.InterpolationArea
+	if bs > 1 {
+		interp = gocv.InterpolationLinear
+	}
+	gocv.Resize(a.gray, &a.bg, image.Pt(max(1, int(W*bs+0.5)), max(1, int(H*bs+0.5))), 0, 0, interp)
+	if sg, err := planeOf(&a.bg); err == nil && sg.w > 2 && sg.h > 2 {
 		sx, sy := float64(sg.w)/W, float64(sg.h)/H
 		head := image.Rect(
 			int((float64(b.Min.X)-0.4*float64(b.Dx()))*sx), int((float64(b.Min.Y)-0.6*float64(b.Dy()))*sy),
@@ -282,13 +313,23 @@ func laplacianVar(p plane) float64 {
 	return s2/float64(n) - mean*mean
 }
 
-func blockiness(g plane, r image.Rectangle) float64 {
-	var across, inside float64
-	var na, ni int
-	for y := r.Min.Y; y < r.Max.Y; y++ {
+// blockiness is the mean step across block borders over the mean step
+// inside blocks, in region r of g; block borders fall every period pixels
+// counted from the frame's origin; g's pixel x is the frame's x+off.X.
+// Steps across columns are summed on every other row and steps across rows
+// on every other column: the block grid is the same on each, and the
+// ratio of means does not need every pixel.
+func blockiness(g plane, r image.Rectangle, off image.Point, period int) float64 {
+	var across, inside, na, ni int
+	ox, oy := ((off.X%period)+period)%period, ((off.Y%period)+period)%period
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+		row := g.pix[y*g.stride:]
 		for x := max(r.Min.X, 1); x < r.Max.X; x++ {
-			d := math.Abs(float64(g.at(x, y)) - float64(g.at(x-1, y)))
-			if x%8 == 0 {
+			d := int(row[x]) - int(row[x-1])
+			if d < 0 {
+				d = -d
+			}
+			if (x+ox)%period == 0 {
 				across += d
 				na++
 			} else {
@@ -298,9 +339,14 @@ func blockiness(g plane, r image.Rectangle) float64 {
 		}
 	}
 	for y := max(r.Min.Y, 1); y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			d := math.Abs(float64(g.at(x, y)) - float64(g.at(x, y-1)))
-			if y%8 == 0 {
+		row, prev := g.pix[y*g.stride:], g.pix[(y-1)*g.stride:]
+		border := (y+oy)%period == 0
+		for x := r.Min.X; x < r.Max.X; x += 2 {
+			d := int(row[x]) - int(prev[x])
+			if d < 0 {
+				d = -d
+			}
+			if border {
 				across += d
 				na++
 			} else {
@@ -312,12 +358,12 @@ func blockiness(g plane, r image.Rectangle) float64 {
 	if na == 0 || ni == 0 {
 		return 1
 	}
-	in := inside / float64(ni)
+	in := float64(inside) / float64(ni)
 	// A flat face region has no steps at all: call it not blocky.
 	if in < 0.5 {
 		in = 0.5
 	}
-	return (across / float64(na)) / in
+	return (float64(across) / float64(na)) / in
 }
 
 func backgroundGradient(p plane, head, body image.Rectangle) (float64, bool) {
