@@ -236,6 +236,7 @@ func (c *Controller) CaptureSlap(ctx context.Context, sid, which, deviceID strin
 		}
 		return nil, fail("capture_failed", "slap scanner %s: %v", info.ID, err)
 	}
+	c.captured(info.ID, "slap")
 	seg, err := finger.SegmentSlap(img.Gray, img.PPI, k.seg, finger.SlapOptions{Expected: expected})
 	if err != nil {
 		c.setLight(hid.PatternTryAgain)

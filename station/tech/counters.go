@@ -20,8 +20,8 @@ type DeviceCounters struct {
 	// Captures the ones that delivered.
 	Attempts int64 `json:"attempts"`
 	Captures int64 `json:"captures"`
-	// Errors counts the device's failures: failed captures, and the
-	// registry seeing it in the error state or losing it.
+	// Errors counts the device's failures: failed captures, the registry
+	// seeing it in the error state, losing it, or failing to open it.
 	Errors        int64     `json:"errors"`
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorTime time.Time `json:"last_error_time,omitzero"`
@@ -77,16 +77,26 @@ func (c *Counters) Run(ctx context.Context) {
 func (c *Counters) onEvent(ev devices.Event) {
 	c.update(ev.Device.ID, func(d *DeviceCounters) {
 		d.Events++
-		// A device in the error state, or lost with a reason, is an error;
-		// a clean removal (stationd stopping) is not.
-		if ev.State == devices.StateError || (ev.Type == devices.EventRemoved && ev.Detail != "") {
-			d.Errors++
-			d.LastError = ev.Detail
-			if d.LastError == "" {
-				d.LastError = string(ev.State)
-			}
-			d.LastErrorTime = ev.Time
+		// The error state, a device lost (unplugged, or gone quiet: the
+		// registry closed it), and an absent device's reason for not
+		// opening are the device's errors.
+		var msg string
+		switch {
+		case ev.State == devices.StateError:
+			msg = "error"
+		case ev.Type == devices.EventRemoved:
+			msg = "disconnected"
+		case ev.State == devices.StateAbsent && ev.Detail != "":
+			msg = "absent"
+		default:
+			return
 		}
+		if ev.Detail != "" {
+			msg += ": " + ev.Detail
+		}
+		d.Errors++
+		d.LastError = msg
+		d.LastErrorTime = ev.Time
 	})
 }
 

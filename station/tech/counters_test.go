@@ -35,8 +35,8 @@ func nextCounters(t *testing.T, sub *bus.Sub) DeviceCounters {
 	}
 }
 
-// Counters count registry events (the error state and a loss with a
-// reason as errors) and the capture flow's attempts, captures and
+// Counters count registry events (the error state and a removal as
+// errors) and the capture flow's attempts, captures and
 // failures, per device, and serve them to the console.
 func TestCountersFromRegistryAndCaptures(t *testing.T) {
 	reg := devices.NewRegistry(devices.Options{})
@@ -63,7 +63,7 @@ func TestCountersFromRegistryAndCaptures(t *testing.T) {
 	}
 	rep.SetState(devices.StateError, "checksum errors on the serial line")
 	d := nextCounters(t, sub)
-	if d.Events != 2 || d.Errors != 1 || d.LastError != "checksum errors on the serial line" || d.LastErrorTime.IsZero() {
+	if d.Events != 2 || d.Errors != 1 || d.LastError != "error: checksum errors on the serial line" || d.LastErrorTime.IsZero() {
 		t.Fatalf("after the error state: %+v", d)
 	}
 	rep.SetState(devices.StateReady, "")
@@ -107,9 +107,9 @@ func TestCountersFromRegistryAndCaptures(t *testing.T) {
 	if _, err := c.Commands()["device.counters"](ctx, json.RawMessage(`{"devise":"x"}`)); err == nil {
 		t.Fatal("unknown field accepted")
 	}
-	// A clean removal is counted as an event, not an error.
+	// The device going away is an error the technician sees.
 	reg.Detach("scanner-1")
-	if d = nextCounters(t, sub); d.Events != 4 || d.Errors != 2 {
-		t.Fatalf("after a clean removal: %+v", d)
+	if d = nextCounters(t, sub); d.Events != 4 || d.Errors != 3 || d.LastError != "disconnected" {
+		t.Fatalf("after a removal: %+v", d)
 	}
 }

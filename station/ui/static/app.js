@@ -453,6 +453,8 @@ const act = {
       // Done with this slap: the next capture takes the next one needed.
       S.slap = slapFingers(k).every((p) => fingerOf(p)?.done) ? "" : k;
       renderMain();
+      // The image and the scores, not the hand diagram, are what to look at now.
+      document.getElementById("slap-result")?.scrollIntoView({ block: "start" });
       loadImages();
     } catch { /* shown */ }
   },
