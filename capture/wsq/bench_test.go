@@ -22,6 +22,12 @@ func benchEncode(b *testing.B, w, h int) {
 // benchEncodeWith times enc on img at DefaultBitrate and reports ratio,
 // PSNR and the actual bits per pixel.
 func benchEncodeWith(b *testing.B, img *image.Gray, enc func(*image.Gray, int, float64) ([]byte, error)) {
+	benchEncodeAt(b, img, enc, DefaultBitrate)
+}
+
+// benchEncodeAt times enc on img at rate bits per pixel and reports ratio,
+// PSNR and the actual bits per pixel.
+func benchEncodeAt(b *testing.B, img *image.Gray, enc func(*image.Gray, int, float64) ([]byte, error), rate float64) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	var data []byte
 	var err error
@@ -29,7 +35,7 @@ func benchEncodeWith(b *testing.B, img *image.Gray, enc func(*image.Gray, int, f
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		data, err = enc(img, 500, DefaultBitrate)
+		data, err = enc(img, 500, rate)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -83,4 +89,23 @@ func BenchmarkWSQEncodeSharp_416x560(b *testing.B) {
 }
 func BenchmarkWSQEncodeFixedRateSharp_416x560(b *testing.B) {
 	benchEncodeWith(b, synthPrint(b, synthfinger.GoodImpression()), EncodeFixedRate)
+}
+
+// The MSE allocation (AllocMSE) on the sharp print: at 0.75 bpp, and held
+// to a 12:1 file (the ratio goal), next to the FBI allocation
+// held to the same budget.
+func BenchmarkWSQEncodeMSESharp_416x560(b *testing.B) {
+	benchEncodeWith(b, synthPrint(b, synthfinger.GoodImpression()), EncodeMSE)
+}
+func BenchmarkWSQEncodeMSESharpRatio12_416x560(b *testing.B) {
+	benchEncodeAt(b, synthPrint(b, synthfinger.GoodImpression()), EncodeMSE, ratio12Rate)
+}
+func BenchmarkWSQEncodeFixedRateSharpRatio12_416x560(b *testing.B) {
+	benchEncodeAt(b, synthPrint(b, synthfinger.GoodImpression()), EncodeFixedRate, ratio12Rate)
+}
+func BenchmarkWSQEncodeMSE_416x560(b *testing.B) {
+	benchEncodeWith(b, benchImage(b, 416, 560), EncodeMSE)
+}
+func BenchmarkWSQEncodeMSE_800x750(b *testing.B) {
+	benchEncodeWith(b, benchImage(b, 800, 750), EncodeMSE)
 }

@@ -75,7 +75,7 @@ const (
 	// AllocMSE chooses bin widths for the least squared error per byte:
 	// Q_k ∝ 1/√G_k with G_k the synthesis gain of subband k,
 	// Z_k = 1.5 Q_k and C fitted to the image, all scaled so that the
-	// file stays within Options.Bitrate × pixels / 8 bytes (and about 4%
+	// file stays within Options.Bitrate × pixels / 8 bytes (and about 1%
 	// under it: the rate is a ceiling). On prints it gives
 	// 0.2-0.45 dB more PSNR than AllocFBI at the same size (see mse.go).
 	AllocMSE
@@ -225,41 +225,48 @@ func encodeWith(img *image.Gray, o Options, bank *analysisBank) ([]byte, error) 
 		bank.forward(plane, g)
 	}
 
-	// Bit allocation (spec Part 3, or the MSE allocation of mse.go) gives
-	// the bin widths' proportions; a common scale of all of them then
-	// brings the coded size to the target (see fitScale).
-	Q := binWidths(variances(plane, g), bitrate)
-	qp := quantPass{zr: zeroBinRatio}
-	fixedRate := o.FixedRate
-	if o.Allocation == AllocMSE {
-		Q = mseBinWidths(&Q)
-		qp.zr = mseZeroBinRatio
-		fixedRate = true
-	}
-	n := w * h
+	// Bit allocation (spec Part 3) gives the bin widths' proportions; a
+	// common scale of all of them then brings the coded size to the
+	// target (see fitScale). The MSE allocation tries the FBI proportions
+	// and its own (mse.go) and keeps the one with less error.
+	fbiQ := binWidths(variances(plane, g), bitrate)
 	header := fixedHeaderLen(ppi, w, h, bitrate, bank)
-	scale := 1.0
-	if fixedRate {
-		target := bitrate * float64(n) / 8
-		if o.Allocation == AllocMSE {
-			// The MSE allocation treats the rate as a ceiling: aiming
-			// rateTolerance under it lands the file within
-			// [1 - 2·rateTolerance, 1] of the budget.
-			target *= 1 - rateTolerance
+	target := bitrate * float64(w*h) / 8
+	var qp *quantPass
+	c := fbiBinCenter
+	switch {
+	case o.Allocation == AllocMSE:
+		// The rate is a ceiling here (see mseRateTolerance).
+		target *= 1 - mseRateTolerance
+		mseQ := mseBinWidths(&fbiQ)
+		bestErr := math.Inf(1)
+		var bestC float64
+		for i, cand := range []struct {
+			Q  *[numSubbands]float64
+			zr float64
+		}{{&fbiQ, zeroBinRatio}, {&mseQ, mseZeroBinRatio}} {
+			if i > 0 {
+				// mseQ has the FBI widths' geometric mean: start its
+				// search from the scale the FBI widths needed.
+				for k := range cand.Q {
+					cand.Q[k] *= qp.scale
+				}
+			}
+			p := &quantPass{zr: cand.zr, wantErr: true}
+			p.fit(plane, g, cand.Q, header, target, mseRateTolerance, mseRatePasses)
+			if cc, e := p.err.bestC(); e < bestErr || qp == nil {
+				qp, bestErr, bestC = p, e, cc
+			}
 		}
-		scale = fitScale(target, func(s float64) float64 {
-			qp.run(plane, g, &Q, s)
-			return float64(header + qp.estimatePayload())
-		})
-	}
-	if qp.scale != scale {
-		qp.run(plane, g, &Q, scale)
+		c = toScaled(bestC, 65535)
+	case o.FixedRate:
+		qp = &quantPass{zr: zeroBinRatio}
+		qp.fit(plane, g, &fbiQ, header, target, rateTolerance, maxRatePasses)
+	default:
+		qp = &quantPass{zr: zeroBinRatio}
+		qp.run(plane, g, &fbiQ, 1)
 	}
 	qs, zs, syms := &qp.qs, &qp.zs, &qp.syms
-	c := fbiBinCenter
-	if o.Allocation == AllocMSE {
-		c = toScaled(fitBinCenter(plane, g, &qp.qv, &qp.zv), 65535)
-	}
 
 	// Huffman tables: table 0 for block 1, table 1 shared by blocks 2 and
 	// 3, as the reference encoder does.

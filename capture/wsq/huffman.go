@@ -57,29 +57,37 @@ func buildHuffSpec(freq *[256]int) huffSpec {
 	for i := range next {
 		next[i] = -1
 	}
+	// live lists the symbols whose count is not zero, in increasing
+	// order, so that each merge scans only those.
+	var liveBuf [257]int
+	live := liveBuf[:0]
+	for i, c := range f {
+		if c != 0 {
+			live = append(live, i)
+		}
+	}
 	for {
 		// The two least frequent live symbols; on ties the higher symbol
 		// number, so the reserved symbol sinks to the longest code.
-		v1, v2 := -1, -1
-		for i := 0; i < 257; i++ {
-			if f[i] == 0 {
-				continue
-			}
-			if v1 < 0 || f[i] <= f[v1] {
-				v1 = i
+		j1, j2 := -1, -1
+		for j, i := range live {
+			if j1 < 0 || f[i] <= f[live[j1]] {
+				j1 = j
 			}
 		}
-		for i := 0; i < 257; i++ {
-			if f[i] == 0 || i == v1 {
+		for j, i := range live {
+			if j == j1 {
 				continue
 			}
-			if v2 < 0 || f[i] <= f[v2] {
-				v2 = i
+			if j2 < 0 || f[i] <= f[live[j2]] {
+				j2 = j
 			}
 		}
-		if v2 < 0 {
+		if j2 < 0 {
 			break
 		}
+		v1, v2 := live[j1], live[j2]
+		live = append(live[:j2], live[j2+1:]...)
 		f[v1] += f[v2]
 		f[v2] = 0
 		size[v1]++

@@ -169,13 +169,20 @@ func binWidths(v [numSubbands]float64, bitrate float64) [numSubbands]float64 {
 // quantize maps coefficient v to its bin index with bin width q and zero
 // bin width z (spec Part 1 §B: dead-zone uniform quantizer).
 func quantize(v, q, z float32) int32 {
-	hz := z / 2
+	return quantizeInv(v, z/2, 1/q)
+}
+
+// quantizeInv is quantize with the half zero bin hz = z/2 and the inverse
+// bin width iq = 1/q given, for loops over a subband (a multiplication
+// instead of a division per coefficient; an encoder may place the rare
+// coefficient that falls within rounding of a bin edge in either bin).
+func quantizeInv(v, hz, iq float32) int32 {
 	switch {
 	case v > hz:
-		p := int64((v-hz)/q) + 1
+		p := int64((v-hz)*iq) + 1
 		return int32(min(p, maxCoefficient))
 	case v < -hz:
-		p := int64((-v-hz)/q) + 1
+		p := int64((-v-hz)*iq) + 1
 		return -int32(min(p, maxCoefficient))
 	}
 	return 0

@@ -21,6 +21,14 @@ const (
 	// maxRatePasses bounds the estimation passes (each is a quantization
 	// and symbol count of the whole plane, about a third of a transform).
 	maxRatePasses = 8
+	// mseRateTolerance, mseRatePasses: the MSE allocation compares
+	// candidate allocations by their error, which is only fair at nearly
+	// the same size, and treats the rate as a ceiling: it aims this
+	// fraction under the budget and stops within it (so the file lands
+	// in [1 - 2·mseRateTolerance, 1] of the budget), allowing a few more
+	// passes.
+	mseRateTolerance = 0.005
+	mseRatePasses    = 12
 	// minScale, maxScale bound the common scale: the allocation is trusted
 	// to within a factor of 16 either way; beyond that the target is not
 	// reachable in a sensible way (a nearly blank image at a high rate,
@@ -44,6 +52,10 @@ type quantPass struct {
 	scale     float64 // of the last run
 	// zr is Z_k / Q_k (zeroBinRatio for the FBI allocation).
 	zr float64
+	// With wantErr set, fit also gathers err, the statistics of the
+	// quantization error it settles on (see errStats).
+	wantErr bool
+	err     errStats
 }
 
 // blockRanges are the subbands of the three blocks (spec Part 1 §B.3).
@@ -68,6 +80,7 @@ func (p *quantPass) run(plane []float32, g *geometry, Q *[numSubbands]float64, s
 	}
 	p.freq = [2][256]int{}
 	p.extraBits, p.blocks = 0, 0
+	p.err = errStats{}
 	w := g.width
 	for b, rng := range blockRanges {
 		rc := runCoder{out: p.syms[b][:0], freq: &p.freq[min(b, 1)]}
@@ -77,9 +90,14 @@ func (p *quantPass) run(plane []float32, g *geometry, Q *[numSubbands]float64, s
 			}
 			br := g.bands[k]
 			q, z := p.qv[k], p.zv[k]
+			hz, iq := z/2, 1/q
 			for y := br.y; y < br.y+br.h; y++ {
 				for _, v := range plane[y*w+br.x : y*w+br.x+br.w] {
-					rc.add(quantize(v, q, z))
+					if v <= hz && v >= -hz {
+						rc.run++ // the zero bin: most coefficients
+						continue
+					}
+					rc.add(quantizeInv(v, hz, iq))
 				}
 			}
 		}
@@ -88,6 +106,33 @@ func (p *quantPass) run(plane []float32, g *geometry, Q *[numSubbands]float64, s
 		p.extraBits += rc.extraBits
 		if rc.n > 0 {
 			p.blocks++
+		}
+	}
+}
+
+// fit quantizes the plane with Q times the common scale whose stream
+// (header bytes plus the payload) comes within tolerance of target bytes
+// (or closest, after passes quantizations), and leaves that quantization
+// in p.
+// The error statistics, if p.wantErr asks for them, are gathered only in
+// the last quantization.
+func (p *quantPass) fit(plane []float32, g *geometry, Q *[numSubbands]float64, header int, target, tolerance float64, passes int) {
+	wantErr := p.wantErr
+	p.wantErr = false
+	scale := fitScaleWithin(target, tolerance, passes, func(s float64) float64 {
+		p.run(plane, g, Q, s)
+		return float64(header + p.estimatePayload())
+	})
+	p.wantErr = wantErr
+	if p.scale != scale {
+		p.run(plane, g, Q, scale)
+	}
+	if wantErr {
+		G := synthesisGains()
+		for k := 0; k < numSubbands; k++ {
+			if p.qv[k] != 0 {
+				p.err.addBand(plane, g.width, g.bands[k], p.qv[k], p.zv[k], G[k])
+			}
 		}
 	}
 }
@@ -147,11 +192,17 @@ func fixedHeaderLen(ppi, w, h int, bitrate float64, bank *analysisBank) int {
 // scale: secant steps kept inside a bracket once one is known (regula
 // falsi with the Illinois modification), at most maxRatePasses calls.
 func fitScale(target float64, size func(scale float64) float64) float64 {
+	return fitScaleWithin(target, rateTolerance, maxRatePasses, size)
+}
+
+// fitScaleWithin is fitScale with its tolerance (a fraction of target)
+// and pass limit given.
+func fitScaleWithin(target, tolerance float64, passes int, size func(scale float64) float64) float64 {
 	ls := 0.0 // log scale
 	ly := math.Log(size(1))
 	lt := math.Log(target)
 	best, bestErr := 0.0, math.Abs(ly-lt)
-	if bestErr <= rateTolerance {
+	if bestErr <= tolerance {
 		return 1
 	}
 	// Bracket: lo has size above target, hi below.
@@ -170,7 +221,7 @@ func fitScale(target float64, size func(scale float64) float64) float64 {
 	slope := -1.0
 	prevS, prevY := ls, ly
 	side := 0 // Illinois: which end was kept last time
-	for pass := 1; pass < maxRatePasses; pass++ {
+	for pass := 1; pass < passes; pass++ {
 		var next float64
 		if haveLo && haveHi {
 			// Regula falsi between the bracket ends.
@@ -186,7 +237,7 @@ func fitScale(target float64, size func(scale float64) float64) float64 {
 		if e := math.Abs(y - lt); e < bestErr {
 			best, bestErr = next, e
 		}
-		if bestErr <= rateTolerance {
+		if bestErr <= tolerance {
 			break
 		}
 		if next != prevS && y != prevY {

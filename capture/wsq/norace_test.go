@@ -1,0 +1,5 @@
+//go:build !race
+
+package wsq
+
+const raceEnabled = false
