@@ -255,3 +255,49 @@ func BenchmarkMeasureCameraFrame1080p(b *testing.B) {
 		measureBGR(pix, w, h, 3*w)
 	}
 }
+
+// TestCalibrationSaysWhyNot: in a booth far too dark for the camera, the
+// exposure loop stops at the longest exposure that keeps the frame rate
+// and the highest gain, within its step bound, and says so.
+func TestCalibrationSaysWhyNot(t *testing.T) {
+	p, err := camsim.LoadPerson("../../testdata/faces/grace_hopper_512x512.jpg", camsim.DefaultEyes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, _ := camsim.ParseScript(strings.NewReader("sit 0.1s\nlight 0.01 0.1s\nhold 1h\n"))
+	srv, err := camsim.Start(camsim.Config{Width: 160, Height: 120, FPS: 25, Person: p, Script: steps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := ctxT(t)
+	o := camera.DefaultOptions()
+	o.Source = srv.URL()
+	d, err := camera.Open(ctx, "dark", o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	sub := d.Subscribe(2)
+	defer sub.Close()
+	l, err := d.Controls(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &calib{d: d, sub: sub, p: &progress{s: &Service{}}, ctls: map[camera.Control]camera.ControlInfo{}, fps: d.Settings().FPS}
+	for _, ci := range l {
+		c.ctls[ci.Name] = ci
+	}
+	first, err := c.measure(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := c.exposureLoop(ctx, first)
+	t.Logf("%+v", st)
+	if st.converged || !strings.Contains(st.why, "too dark") || st.steps > maxExposureSteps {
+		t.Errorf("exposure stage %+v", st)
+	}
+	if got := srv.Controls(); got.Gain != 24 || got.Exposure != 1e4/d.Settings().FPS {
+		t.Errorf("camera left at %+v (fps %v)", got, d.Settings().FPS)
+	}
+}
