@@ -704,7 +704,9 @@ function renderMain() {
     `<p class="muted"><kbd>${esc(t("keys.title"))}</kbd> ${esc(t("keys.help"))}</p>`;
   restoreForm();
   drawFace();
-  if (focused) { const el = document.getElementById(focused); if (el) el.focus(); }
+  // The same control keeps the focus across a re-render, without moving
+  // the page (the officer may have scrolled to a result).
+  if (focused) { const el = document.getElementById(focused); if (el) el.focus({ preventScroll: true }); }
 }
 
 function restoreForm() {
@@ -857,10 +859,11 @@ function fingersHTML() {
       <button data-act="fingerMode" data-mode="slap" id="mode-slap" aria-pressed="${slapMode()}" title="M">${slapMode() ? "● " : ""}${esc(t("fingers.mode_slap"))}</button>
       <button data-act="fingerMode" data-mode="flat" id="mode-flat" aria-pressed="${!slapMode()}" title="M">${slapMode() ? "" : "● "}${esc(t("fingers.mode_flat"))}</button></div>` : "";
   if (slapMode()) {
+    // The slap's image and scores first: the hand diagram is the overview.
     return `<h2>${esc(t("fingers.title"))}</h2>${modes}
-      <div class="hands" role="group" aria-label="${esc(t("fingers.title"))}">${hand("left", HAND.left)}${hand("right", HAND.right)}</div>
       ${slapHTML(byPos)}
       ${allDone ? `<p class="pass badge" id="fingers-done">${esc(t("fingers.all_done"))}</p>` : ""}
+      <div class="hands" role="group" aria-label="${esc(t("fingers.title"))}">${hand("left", HAND.left)}${hand("right", HAND.right)}</div>
       ${navHTML()}`;
   }
   const stored = S.stored && S.stored.fingers[pos];
@@ -931,16 +934,16 @@ function slapHTML(byPos) {
     res = `<div class="result" id="slap-result" data-slap="${esc(r.slap)}" data-n="${S.slapCount}" data-recorded="${r.recorded ? 1 : 0}" data-wrong="${r.wrong_hand ? 1 : 0}">
       <h3>${esc(t("slap." + r.slap))}</h3>
       ${r.wrong_hand ? `<p class="fail badge" id="slap-wrong-hand" role="alert">${esc(t("slap.wrong_hand"))}</p>` : ""}
-      <div class="row"><div><div class="preview slap" id="slap-preview">${img}${boxes}</div></div>
+      <div class="row"><div><div class="preview slap" id="slap-preview" style="aspect-ratio:${w}/${h};width:min(100%, calc(55vh * ${(w / h).toFixed(3)}))">${img}${boxes}</div></div>
       <div><ul class="checks" id="slap-fingers">${list}${missing}</ul>
       <ul class="checks">${(r.reasons || []).filter((x) => !r.wrong_hand || x !== "wrong hand placed").map((x) => `<li class="fail">${esc(reason(x))}</li>`).join("")}</ul></div></div></div>`;
   }
   return `<div class="actions slaps" role="group" aria-label="${esc(t("fingers.mode_slap"))}">${btns}</div>
     <p class="big" id="slap-current" data-slap="${cur}">${esc(t("slap." + cur))}: ${slapFingers(cur).map((p) => esc(fingerName(p))).join(", ")}</p>
     <div class="actions"><button class="primary" data-act="slapCapture" id="slap-capture" title="C">${esc(t("slap.capture"))}</button>
-    ${r ? `<button data-act="slapRetake" id="slap-retake" title="R">${esc(t("slap.retake"))}: ${esc(t("slap." + r.slap))}</button>` : ""}</div>
-    ${res}
-    <p class="muted">${esc(t("slap.keys"))}</p>`;
+    ${r ? `<button data-act="slapRetake" id="slap-retake" title="R">${esc(t("slap.retake"))}: ${esc(t("slap." + r.slap))}</button>` : ""}
+    <span class="muted">${esc(t("slap.keys"))}</span></div>
+    ${res}`;
 }
 
 function cardRequired() {
@@ -983,7 +986,7 @@ function reviewHTML() {
     <p>${esc(t("applicant.title"))}: <b id="review-applicant">${esc(s.applicant)}</b></p>
     <p>${esc(t("review.portrait"))}: ${s.face ? `<span class="badge pass">${esc(t("fingers.score"))} ${esc(s.face.score)}</span>` : "—"}
     ${s.face && portrait ? `<br><img id="review-portrait" src="${esc(portrait)}" alt="${esc(t("review.portrait"))}" style="max-height:160px">` : ""}</p>
-    ${s.card ? `<p>${esc(t("review.card"))}: <span class="badge ${s.card.ok ? "pass" : "fail"}">${esc(s.card.ok ? t("card.ok") : t("card.failed"))}</span></p>` : ""}
+    ${s.card ? `<p>${esc(t("review.card"))}: <span class="badge ${s.card.ok ? "pass" : "fail"}" id="review-card">${esc(s.card.ok ? t("card.ok") : t("card.failed"))}</span></p>` : ""}
     <table><thead><tr><th>${esc(t("step.fingers"))}</th><th></th><th>${esc(t("fingers.score"))}</th><th>${esc(t("fingers.attempts"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>
     ${missing.length ? `<div class="error" id="review-missing"><b>${esc(t("review.missing"))}:</b><ul>${missing.map((m) => `<li>${esc(m)}</li>`).join("")}</ul></div>` : ""}
     <div class="actions"><button data-act="reviewBack" id="back" title="B">${esc(t("review.back"))}</button>
