@@ -19,7 +19,7 @@ func init() {
 }
 
 const wsqUsage = `usage:
-  stationctl wsq encode IN.(pgm|png|bmp) OUT.wsq [--bitrate 0.75] [--ppi 500]
+  stationctl wsq encode IN.(pgm|png|bmp) OUT.wsq [--bitrate 0.75] [--ppi 500] [--alloc fbi|mse] [--fixed-rate]
   stationctl wsq decode IN.wsq OUT.png`
 
 func runWSQ(args []string, stdout io.Writer) error {
@@ -58,10 +58,24 @@ func runWSQEncode(args []string, stdout io.Writer) error {
 	fs := newFlags("wsq encode", os.Stderr)
 	bitrate := fs.Float64("bitrate", wsq.DefaultBitrate, "target bits per pixel (0.75 is the FBI's rate for 500 ppi prints; 2.25 near-lossless)")
 	ppi := fs.Int("ppi", 500, "the image's resolution, recorded in the file's NISTCOM comment")
+	alloc := fs.String("alloc", "fbi", "bit allocation: fbi (FBI encoder #1, the bit rate sets the distortion: about 15:1 at 0.75) or mse (least squared error, the bit rate caps the size)")
+	fixedRate := fs.Bool("fixed-rate", false, "with --alloc fbi: scale the bin widths so the file holds bitrate × pixels / 8 bytes")
 	fs.Usage = func() { fmt.Fprintln(os.Stderr, wsqUsage); fs.PrintDefaults() }
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
+	}
+	opts := wsq.Options{PPI: *ppi, Bitrate: *bitrate, FixedRate: *fixedRate}
+	switch *alloc {
+	case wsq.AllocFBI.String():
+		opts.Allocation = wsq.AllocFBI
+	case wsq.AllocMSE.String():
+		opts.Allocation = wsq.AllocMSE
+	default:
+		return usageError{fmt.Sprintf("--alloc %q: use fbi or mse\n%s", *alloc, wsqUsage)}
+	}
+	if *bitrate == 0 {
+		return usageError{"--bitrate 0: give a rate above 0 bits per pixel\n" + wsqUsage}
 	}
 	if len(pos) != 2 {
 		return usageError{"wsq encode needs an input image and an output file\n" + wsqUsage}
@@ -70,7 +84,7 @@ func runWSQEncode(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	data, err := wsq.Encode(img, *ppi, *bitrate)
+	data, err := wsq.EncodeOptions(img, opts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
