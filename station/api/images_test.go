@@ -137,3 +137,39 @@ func TestSessionImageNotFoundAndTraversal(t *testing.T) {
 		}
 	}
 }
+
+// Any path under the image route: never a panic, never an image but the
+// one the store has, and the store is only ever asked for well-formed
+// names.
+func FuzzSessionImagePath(f *testing.F) {
+	for _, s := range []string{imgSession + "/images/" + imgFile, imgSession + "/images/..%2Fsession.json",
+		"../images/x", imgSession + "/images/%2e%2e%2f%2e%2e", "x/images/y.png", imgSession + "/images/face-0123456789abcdef.jpeg"} {
+		f.Add(s)
+	}
+	auth, err := NewAuth(AuthOptions{Token: testToken})
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv := New(Options{Auth: auth, NoUI: true, Images: func(ctx context.Context, sid, file string) ([]byte, string, error) {
+		if !sessionIDPattern.MatchString(sid) || !imageNamePattern.MatchString(file) {
+			panic("store asked for " + sid + "/" + file)
+		}
+		if sid == imgSession && file == imgFile {
+			return []byte("img"), "image/png", nil
+		}
+		return nil, "", errors.New("no")
+	}})
+	defer srv.Close()
+	f.Fuzz(func(t *testing.T, rest string) {
+		req, err := http.NewRequest("GET", "http://127.0.0.1/api/sessions/"+rest, nil)
+		if err != nil {
+			return // not a URL a client could send
+		}
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, req)
+		if w.Code == http.StatusOK && w.Body.String() != "img" {
+			t.Fatalf("%q served %q", rest, w.Body.String())
+		}
+	})
+}
