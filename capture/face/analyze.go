@@ -80,6 +80,27 @@ type Analyzer struct {
 	noFace    int // frames in a row without a face (live path)
 	eyeTilt   float64
 	tiltBuf   []float64
+	// Eye positions in the last frame's face box (box widths from its
+	// top-left corner), when both were found.
+	eyeNorm   [2]PointF
+	eyeNormOK bool
+}
+
+// predictEyes sets the eye finder's expected eye positions for a face
+// found at box (analysis-image pixels) from where the eyes sat in the last
+// frame's box; tr, when not nil, maps them into a rotated search image.
+func (a *Analyzer) predictEyes(box image.Rectangle, tr func(PointF) PointF) {
+	a.eyes.havePred = a.tracking() && a.eyeNormOK && a.eyes.hint > 0
+	if !a.eyes.havePred {
+		return
+	}
+	for i, n := range a.eyeNorm {
+		p := PointF{float64(box.Min.X) + n.X*float64(box.Dx()), float64(box.Min.Y) + n.Y*float64(box.Dx())}
+		if tr != nil {
+			p = tr(p)
+		}
+		a.eyes.pred[i] = p
+	}
 }
 
 // NewAnalyzer loads the detectors. Close it when done.
@@ -138,7 +159,7 @@ func (a *Analyzer) Thresholds() Thresholds { return a.opts.Thresholds }
 // searched whole, as the first frame of a sequence is.
 func (a *Analyzer) ResetTracking() {
 	a.last, a.lastSize, a.sinceFull, a.noFace = image.Rectangle{}, image.Point{}, 0, 0
-	a.eyes.hint, a.eyeTilt = 0, 0
+	a.eyes.hint, a.eyeTilt, a.eyeNormOK = 0, 0, false
 }
 
 // minMeasureFaceWidth is the narrowest face, in analysis-image pixels,
@@ -203,14 +224,17 @@ type trackState struct {
 	last, lastSize   image.Rectangle
 	sinceFull, noFac int
 	hint, eyeTilt    float64
+	eyeNorm          [2]PointF
+	eyeNormOK        bool
 }
 
 func (a *Analyzer) saveTracking() trackState {
-	return trackState{last: a.last, lastSize: image.Rectangle{Max: a.lastSize}, sinceFull: a.sinceFull, noFac: a.noFace, hint: a.eyes.hint, eyeTilt: a.eyeTilt}
+	return trackState{last: a.last, lastSize: image.Rectangle{Max: a.lastSize}, sinceFull: a.sinceFull, noFac: a.noFace, hint: a.eyes.hint, eyeTilt: a.eyeTilt, eyeNorm: a.eyeNorm, eyeNormOK: a.eyeNormOK}
 }
 
 func (a *Analyzer) restoreTracking(s trackState) {
 	a.last, a.lastSize, a.sinceFull, a.noFace, a.eyes.hint, a.eyeTilt = s.last, s.lastSize.Max, s.sinceFull, s.noFac, s.hint, s.eyeTilt
+	a.eyeNorm, a.eyeNormOK = s.eyeNorm, s.eyeNormOK
 }
 
 // factorFor returns the reduction (1, 2 or 4, at most maxF) of a w×h
@@ -304,17 +328,20 @@ func (a *Analyzer) analyze(src gocv.Mat, W, H int, full *gocv.Mat) (Result, bool
 
 	var faces []Face
 	var err error
-	tracked := false
-	if a.tracking() && !a.last.Empty() && a.lastSize == image.Pt(W, H) && a.sinceFull < a.opts.TrackEvery-1 {
+	// Live path: follow the face near where it was; every TrackEvery-th
+	// frame (or when it is lost) also search the whole frame for others.
+	var known []Face
+	if a.tracking() && !a.last.Empty() && a.lastSize == image.Pt(W, H) {
 		if f, ok := a.detectNear(src, toSrc(a.last)); ok {
-			faces, tracked = []Face{f}, true
-			a.sinceFull++
+			known = []Face{f}
 		}
 	}
-	if !tracked {
-		a.eyes.hint = 0
+	if known != nil && a.sinceFull < a.opts.TrackEvery-1 {
+		faces = known
+		a.sinceFull++
+	} else {
 		if a.tracking() {
-			faces, err = a.findFacesLive(src)
+			faces, err = a.findFacesLive(src, known)
 		} else {
 			faces, err = a.findFaces(src)
 		}
@@ -323,15 +350,24 @@ func (a *Analyzer) analyze(src gocv.Mat, W, H int, full *gocv.Mat) (Result, bool
 		}
 		a.sinceFull = 0
 	}
-	if len(faces) > 0 && faces[0].EyesFound < 2 && !faces[0].HasLandmarks {
-		a.refineEyesTilted(&faces[0])
-	} else {
+	switch {
+	case len(faces) == 0 || faces[0].HasLandmarks:
+		a.eyeTilt = 0
+	case faces[0].eyesPending:
+		a.refineEyesTilted(&faces[0], true)
+	case faces[0].EyesFound < 2:
+		a.refineEyesTilted(&faces[0], false)
+	default:
 		a.eyeTilt = 0
 	}
-	if a.tracking() && len(faces) == 1 && faces[0].EyesFound == 2 {
-		a.eyes.hint = faces[0].eyeSize
-	} else {
-		a.eyes.hint = 0
+	a.eyes.hint, a.eyeNormOK = 0, false
+	if a.tracking() && len(faces) == 1 && faces[0].EyesFound == 2 && faces[0].eyeSize > 0 {
+		// Where the eyes sit in the face box, for the next frame's search.
+		fb := faces[0].Box
+		for i, e := range faces[0].Eyes {
+			a.eyeNorm[i] = PointF{(e.X - float64(fb.Min.X)) / float64(fb.Dx()), (e.Y - float64(fb.Min.Y)) / float64(fb.Dx())}
+		}
+		a.eyes.hint, a.eyeNormOK = faces[0].eyeSize, true
 	}
 	if len(faces) > 0 && full == nil && (sx > 1 || sy > 1) && faces[0].Box.Dx() < minMeasureFaceWidth {
 		return Result{}, true, nil
@@ -386,7 +422,10 @@ const trackFaceWidth = 64
 // where it was in the last frame. It succeeds when it finds exactly one
 // face of about the same size.
 func (a *Analyzer) detectNear(src gocv.Mat, box image.Rectangle) (Face, bool) {
-	found, err := a.detectAround(src, box)
+	// Between two frames the face changes size by a few percent at most.
+	// When the eyes were last found on a tilted copy, the upright eye
+	// search is left to refineEyesTilted, which tries that tilt first.
+	found, err := a.detectAround(src, box, 0.75, 1.33, a.eyeTilt == 0)
 	if err != nil || len(found) != 1 {
 		return Face{}, false
 	}
@@ -394,9 +433,10 @@ func (a *Analyzer) detectNear(src gocv.Mat, box image.Rectangle) (Face, bool) {
 }
 
 // detectAround runs the face detector on the neighbourhood of box, scaled
-// so that the face is trackFaceWidth wide, for faces 0.6-1.6 times box's
-// size, and finds the eyes of each face found.
-func (a *Analyzer) detectAround(src gocv.Mat, box image.Rectangle) ([]Face, error) {
+// so that the face is trackFaceWidth wide, for faces lo-hi times box's
+// size, and finds the eyes of each face found (with eyes false, it leaves
+// them to the caller: Face.eyesPending).
+func (a *Analyzer) detectAround(src gocv.Mat, box image.Rectangle, lo, hi float64, eyes bool) ([]Face, error) {
 	frame := image.Rect(0, 0, src.Cols(), src.Rows())
 	// A third of the face's width each way: at 25 frames a second a
 	// sitting person moves far less between two frames.
@@ -422,7 +462,7 @@ func (a *Analyzer) detectAround(src gocv.Mat, box image.Rectangle) ([]Face, erro
 	var faces []Face
 	var err error
 	if isCascade {
-		faces, err = cd.DetectSized(a.sgray, max(20, trackFaceWidth*6/10), trackFaceWidth*16/10)
+		faces, err = cd.DetectSized(a.sgray, max(20, int(trackFaceWidth*lo)), int(math.Ceil(trackFaceWidth*hi)))
 	} else {
 		faces, err = a.det.Detect(a.small, a.sgray)
 	}
@@ -440,13 +480,20 @@ func (a *Analyzer) detectAround(src gocv.Mat, box image.Rectangle) ([]Face, erro
 			f.Eyes[0], f.Eyes[1], f.Nose = mapPt(f.Eyes[0]), mapPt(f.Eyes[1]), mapPt(f.Nose)
 			f.Mouth[0], f.Mouth[1] = mapPt(f.Mouth[0]), mapPt(f.Mouth[1])
 		}
-		if r := float64(f.Box.Dx()) / float64(box.Dx()); r > 0.6 && r < 1.6 {
+		if r := float64(f.Box.Dx()) / float64(box.Dx()); r > lo && r < hi {
 			found = append(found, f)
 		}
 	}
 	for i := range found {
+		if !eyes && !found[i].HasLandmarks {
+			found[i].eyesPending = true
+			found[i].Eyes = estimatedEyes(found[i].Box)
+			continue
+		}
+		a.predictEyes(found[i].Box, nil)
 		a.eyes.find(a.gray, &found[i])
 	}
+	a.eyes.havePred = false
 	return found, nil
 }
 
@@ -462,7 +509,10 @@ const coarseWidth = 240
 // nothing the thorough still-image search runs, but only on the first
 // frame after a face was lost and on every TrackEvery-th frame after that:
 // an empty booth then costs little per frame.
-func (a *Analyzer) findFacesLive(src gocv.Mat) ([]Face, error) {
+//
+// known is the face followed from the last frame, already found near its
+// last position in this one: proposals on it are not confirmed again.
+func (a *Analyzer) findFacesLive(src gocv.Mat, known []Face) ([]Face, error) {
 	cd, isCascade := a.det.(*CascadeDetector)
 	if !isCascade {
 		// Other detectors (YuNet) are a single cheap network pass.
@@ -476,11 +526,18 @@ func (a *Analyzer) findFacesLive(src gocv.Mat) ([]Face, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Face
+	out := known
+	// Other faces' eyes are searched without the followed face's hints.
+	hint := a.eyes.hint
+	a.eyes.hint = 0
+	defer func() { a.eyes.hint = hint }()
 	for _, r := range rects {
 		box := image.Rect(int(float64(r.Min.X)/scale), int(float64(r.Min.Y)/scale),
 			int(math.Ceil(float64(r.Max.X)/scale)), int(math.Ceil(float64(r.Max.Y)/scale)))
-		faces, err := a.detectAround(src, box)
+		if len(known) > 0 && overlap(box, known[0].Box) > 0.5 {
+			continue
+		}
+		faces, err := a.detectAround(src, box, 0.6, 1.6, true)
 		if err != nil {
 			return nil, err
 		}
@@ -657,11 +714,18 @@ var eyeTilts = []float64{-8, 8, -16, 16}
 // refineEyesTilted looks for both eyes on tilted copies of the face's
 // neighbourhood and, when found, keeps their positions mapped back to the
 // frame: the eye line then measures the roll whatever tilt found it.
-func (a *Analyzer) refineEyesTilted(f *Face) {
+//
+// With upright (live path, eyes last found on a tilted copy) it first tries
+// that tilt, then the upright search, then the other tilts.
+func (a *Analyzer) refineEyesTilted(f *Face, upright bool) {
 	b := f.Box
 	frame := image.Rect(0, 0, a.gray.Cols(), a.gray.Rows())
 	area := b.Inset(-b.Dx() / 4).Intersect(frame)
 	if area.Dx() < 16 || area.Dy() < 16 {
+		if upright {
+			f.eyesPending = false
+			a.eyes.find(a.gray, f)
+		}
 		return
 	}
 	roi := a.gray.Region(area)
@@ -674,9 +738,19 @@ func (a *Analyzer) refineEyesTilted(f *Face) {
 		// Live video: the tilt that found both eyes in the last frame
 		// most likely finds them again.
 		tilts = append(append(a.tiltBuf[:0], a.eyeTilt), eyeTilts...)
+		a.tiltBuf = tilts
 	}
 	a.eyeTilt = 0
 	for i, ang := range tilts {
+		if upright && i == 1 {
+			f.eyesPending = false
+			a.predictEyes(f.Box, nil)
+			a.eyes.find(a.gray, f)
+			a.eyes.havePred = false
+			if f.EyesFound == 2 {
+				return
+			}
+		}
 		if i > 0 && ang == tilts[0] && a.tracking() {
 			continue
 		}
@@ -687,7 +761,12 @@ func (a *Analyzer) refineEyesTilted(f *Face) {
 		}
 		gocv.WarpAffineWithParams(roi, &a.rotG, m, image.Pt(area.Dx(), area.Dy()), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
 		g := Face{Box: b.Sub(area.Min)}
+		a.predictEyes(b, func(p PointF) PointF {
+			x, y := p.X-float64(area.Min.X), p.Y-float64(area.Min.Y)
+			return PointF{al*x + be*y + t0, -be*x + al*y + t1}
+		})
 		a.eyes.find(a.rotG, &g)
+		a.eyes.havePred = false
 		if g.EyesFound < 2 {
 			continue
 		}
@@ -697,6 +776,11 @@ func (a *Analyzer) refineEyesTilted(f *Face) {
 		}
 		f.Eyes[0], f.Eyes[1], f.EyesFound, f.eyeSize = back(g.Eyes[0]), back(g.Eyes[1]), 2, g.eyeSize
 		a.eyeTilt = ang
+		f.eyesPending = false
 		return
+	}
+	if f.eyesPending { // only one tilt to try, and it failed
+		f.eyesPending = false
+		a.eyes.find(a.gray, f)
 	}
 }

@@ -38,6 +38,8 @@ type Face struct {
 	// the eye band's pixels (0: not both found); the next frame's eye
 	// search on a tracked face looks only for eyes of about that size.
 	eyeSize float64
+	// eyesPending: the eye search was left for later (live path).
+	eyesPending bool
 }
 
 // Detector finds faces in a BGR image (and its grey copy, which cascade
@@ -150,8 +152,12 @@ type eyeFinder struct {
 	scratch gocv.Mat
 	// hint, when not 0, is the eye box side found on the face in the last
 	// frame (band pixels): the search then looks only for eyes of that
-	// size, give or take a third, which skips most of the pyramid.
-	hint float64
+	// size, give or take a third, which skips most of the pyramid. With
+	// havePred it also looks only near pred, where each eye is expected
+	// (in the searched image's pixels).
+	hint     float64
+	pred     [2]PointF
+	havePred bool
 }
 
 func newEyeFinder(path string) (*eyeFinder, error) {
@@ -214,17 +220,9 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 	var found [2]*PointF
 	var sizes [2]float64
 	bestD := [2]float64{math.Inf(1), math.Inf(1)}
-	for _, cc := range e.cc {
-		if found[0] != nil && found[1] != nil {
-			break
-		}
-		// Eyes are 15-30 px in the 120 px band: no need to search further.
-		lo, hi := 14, eyeBandWidth/3
-		if e.hint > 0 {
-			lo, hi = max(lo, int(e.hint*3/4)), min(hi, int(math.Ceil(e.hint*4/3)))
-		}
-		rects := cc.DetectMultiScaleWithParams(e.scratch, 1.1, 2, 0, image.Pt(lo, lo), image.Pt(hi, hi))
+	consider := func(rects []image.Rectangle, off image.Point) {
 		for _, r := range rects {
+			r = r.Add(off)
 			c := darkCentre(e.scratch, r)
 			p := PointF{
 				X: float64(band.Min.X) + c.X/scale,
@@ -240,6 +238,38 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 				found[side] = &p
 				sizes[side] = float64(r.Dx()+r.Dy()) / 2
 			}
+		}
+	}
+	for _, cc := range e.cc {
+		if found[0] != nil && found[1] != nil {
+			break
+		}
+		// Eyes are 15-30 px in the 120 px band: no need to search further.
+		lo, hi := 14, eyeBandWidth/3
+		if e.hint > 0 {
+			lo, hi = max(lo, int(e.hint*3/4)), min(hi, int(math.Ceil(e.hint*4/3)))
+		}
+		if e.hint <= 0 || !e.havePred {
+			consider(cc.DetectMultiScaleWithParams(e.scratch, 1.1, 2, 0, image.Pt(lo, lo), image.Pt(hi, hi)), image.Point{})
+			continue
+		}
+		// Tracked: a square of 2.2 eye sizes around each expected eye, on
+		// the sides still missing: the windows whose centres lie within
+		// about half an eye of where the eye was.
+		r := int(e.hint*1.1 + 0.5)
+		for side, p := range e.pred {
+			if found[side] != nil {
+				continue
+			}
+			c := image.Pt(int((p.X-float64(band.Min.X))*scale), int((p.Y-float64(band.Min.Y))*scale))
+			sub := image.Rect(c.X-r, c.Y-r, c.X+r, c.Y+r).Intersect(image.Rect(0, 0, e.scratch.Cols(), e.scratch.Rows()))
+			if sub.Dx() < lo || sub.Dy() < lo {
+				continue
+			}
+			reg := e.scratch.Region(sub)
+			rects := cc.DetectMultiScaleWithParams(reg, 1.1, 2, 0, image.Pt(lo, lo), image.Pt(hi, hi))
+			reg.Close()
+			consider(rects, sub.Min)
 		}
 	}
 	for _, p := range found {

@@ -3,14 +3,12 @@ package face
 import (
 	"encoding/csv"
 	"fmt"
-	"image"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -387,28 +385,6 @@ func FuzzAnalyzeRaw(f *testing.F) {
 	})
 }
 
-// benchFrame returns a JPEG of the Hopper portrait placed on a frame of the
-// given size, the face about 45% of the frame height, as a camera sees it.
-func benchFrame(b testing.TB, w, h int) []byte {
-	src := decodeFile(b, "grace_hopper_512x512.jpg")
-	defer src.Close()
-	side := h * 9 / 10
-	sc := gocv.NewMat()
-	defer sc.Close()
-	gocv.Resize(src, &sc, image.Pt(side, side), 0, 0, gocv.InterpolationLinear)
-	frame := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(180, 180, 180, 0), h, w, gocv.MatTypeCV8UC3)
-	defer frame.Close()
-	roi := frame.Region(image.Rect((w-side)/2, h-side, (w+side)/2, h))
-	sc.CopyTo(&roi)
-	roi.Close()
-	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, frame, []int{gocv.IMWriteJpegQuality, 90})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer buf.Close()
-	return append([]byte(nil), buf.GetBytes()...)
-}
-
 // TestTracking: with tracking on, a still face gives the same verdict and
 // nearly the same box as a whole-frame search; two faces keep being found
 // as two (tracking only follows a lone face).
@@ -454,59 +430,6 @@ func abs(x int) int {
 		return -x
 	}
 	return x
-}
-
-func benchmarkFaceFrame(b *testing.B, w, h int) {
-	benchmarkFaceFrameOpts(b, w, h, Options{})
-}
-
-func benchmarkFaceFrameOpts(b *testing.B, w, h int, opts Options) {
-	a, err := NewAnalyzer(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
-	jpg := benchFrame(b, w, h)
-	res, err := a.AnalyzeBytes(jpg)
-	if err != nil || len(res.Faces) != 1 {
-		b.Fatalf("bench frame: %v, %d faces", err, len(res.Faces))
-	}
-	b.SetBytes(int64(len(jpg)))
-	cpu0 := cpuTime()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := a.AnalyzeBytes(jpg); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/frame")
-	// CPU time of the whole process per frame (all OpenCV threads): on a
-	// shared, loaded machine this is steadier than the wall-clock time.
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu_ms/frame")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// BenchmarkFaceFrame_640x480: JPEG decode + detection + all checks. Goal ≤ 10 ms.
-func BenchmarkFaceFrame_640x480(b *testing.B) { benchmarkFaceFrame(b, 640, 480) }
-
-// BenchmarkFaceFrame_1920x1080: JPEG decode + detection + all checks. Goal ≤ 20 ms.
-func BenchmarkFaceFrame_1920x1080(b *testing.B) { benchmarkFaceFrame(b, 1920, 1080) }
-
-// BenchmarkFaceFrame_640x480_Tracked: as live preview runs it, with
-// tracking (whole-frame search every 5th frame, near the last face
-// otherwise), on a still sitter.
-func BenchmarkFaceFrame_640x480_Tracked(b *testing.B) {
-	benchmarkFaceFrameOpts(b, 640, 480, Options{TrackEvery: 5})
-}
-
-// BenchmarkFaceFrame_1920x1080_Tracked: the same at 1080p.
-func BenchmarkFaceFrame_1920x1080_Tracked(b *testing.B) {
-	benchmarkFaceFrameOpts(b, 1920, 1080, Options{TrackEvery: 5})
 }
 
 func ExampleResult_Summary() {
