@@ -1,6 +1,8 @@
 package wsq
 
 import (
+	"fmt"
+	"image"
 	"math"
 	"strings"
 	"testing"
@@ -206,5 +208,80 @@ func TestEncodeOptions(t *testing.T) {
 	}
 	if AllocFBI.String() != "fbi" || AllocMSE.String() != "mse" {
 		t.Errorf("names %q %q", AllocFBI, AllocMSE)
+	}
+}
+
+// The MSE allocation on tiny, constant and pure-noise images, at rates
+// from very low to the maximum: a valid stream every time, never over
+// the budget where the budget exceeds the fixed header.
+func TestMSEEdgeCases(t *testing.T) {
+	constant := image.NewGray(image.Rect(0, 0, 40, 30))
+	for i := range constant.Pix {
+		constant.Pix[i] = 77
+	}
+	noise := ridgeImage(64, 64, 1)
+	rng := uint32(7)
+	for i := range noise.Pix {
+		rng = rng*1664525 + 1013904223
+		noise.Pix[i] = byte(rng >> 24)
+	}
+	cases := []struct {
+		name string
+		img  *image.Gray
+	}{
+		{"1x1", ridgeImage(1, 1, 6)}, {"1x9", ridgeImage(1, 9, 6)}, {"3x2", ridgeImage(3, 2, 6)},
+		{"17x5", ridgeImage(17, 5, 6)}, {"constant", constant}, {"noise", noise},
+	}
+	for _, c := range cases {
+		for _, rate := range []float64{0.1, DefaultBitrate, 8} {
+			data, err := EncodeMSE(c.img, 500, rate)
+			if err != nil {
+				t.Fatalf("%s at %v bpp: %v", c.name, rate, err)
+			}
+			out, _, err := Decode(data)
+			if err != nil {
+				t.Fatalf("%s at %v bpp: %v", c.name, rate, err)
+			}
+			if out.Rect.Size() != c.img.Rect.Size() {
+				t.Errorf("%s decoded as %v", c.name, out.Rect)
+			}
+			if c.name == "noise" {
+				budget := rate * 64 * 64 / 8
+				t.Logf("noise at %v bpp: %d bytes (budget %.0f), PSNR %.2f dB", rate, len(data), budget, psnr(noise, out))
+				// Below ~1500 bytes the fixed header (about 550 bytes)
+				// and the Huffman tables take most of the budget.
+				if budget > 1500 && float64(len(data)) > budget {
+					t.Errorf("noise at %v bpp: %d bytes, over the budget %.0f", rate, len(data), budget)
+				}
+			}
+		}
+	}
+}
+
+// Concurrent MSE encodes (the synthesis gains are computed once, on
+// first use) give the same bytes.
+func TestMSEConcurrentUse(t *testing.T) {
+	img := ridgeImage(120, 140, 2)
+	want, err := EncodeMSE(img, 500, DefaultBitrate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for range 3 {
+				got, err := EncodeMSE(img, 500, DefaultBitrate)
+				if err != nil || string(got) != string(want) {
+					errs <- fmt.Errorf("concurrent EncodeMSE gave different bytes (err %v)", err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
