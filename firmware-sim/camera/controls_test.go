@@ -278,3 +278,43 @@ func FuzzParseControlsRequest(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRenderFrame: one 640×480 frame rendered and JPEG-encoded, at
+// neutral settings and through the mis-set camera (blur, gain noise,
+// colour cast), with the capture stamp: the simulator's cost per frame.
+func BenchmarkRenderFrame(b *testing.B) {
+	p, err := LoadPerson(portrait, DefaultEyes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		c    Controls
+	}{
+		{"neutral-640x480", DefaultControls(DefaultSceneKelvin, DefaultFocusAt)},
+		{"misset-640x480", MissetControls(DefaultFocusAt)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r, err := NewRenderer(640, 480, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := State{Present: true, Gain: 1}
+			for b.Loop() {
+				if _, err := r.FrameWith(s, tc.c, &Stamp{Time: time.Now()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkReadStamp640(b *testing.B) {
+	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	DrawStamp(img, Stamp{Time: time.Now()})
+	for b.Loop() {
+		if _, err := ReadStamp(img); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
