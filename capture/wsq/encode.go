@@ -236,8 +236,12 @@ func encodeWith(img *image.Gray, o Options, bank *analysisBank) ([]byte, error) 
 	c := fbiBinCenter
 	switch {
 	case o.Allocation == AllocMSE:
-		// The rate is a ceiling here (see mseRateTolerance).
-		target *= 1 - mseRateTolerance
+		// The rate is a ceiling here (see mseRateTolerance). The size
+		// estimate leaves out the last partial byte of each block and
+		// counts the zero bytes stuffed after 0xFF bytes by their mean
+		// (one in 256, so a standard deviation of √(n/256)); the margin
+		// covers both.
+		target = max(1, target*(1-mseRateTolerance)-(3+3*math.Sqrt(target/256)))
 		mseQ := mseBinWidths(&fbiQ)
 		bestErr := math.Inf(1)
 		var bestC float64

@@ -17,7 +17,7 @@ func TestSynthesisGains(t *testing.T) {
 	g := newGeometry(w, h)
 	G := synthesisGains()
 	ks := []int{0, 1, 2, 3, 4, 7, 8, 15, 18, 19, 27, 33, 50, 51, 52, 54, 56, 59}
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		ks = []int{0, 7, 51, 56}
 	}
 	for _, k := range ks {
@@ -110,7 +110,7 @@ func TestFitBinCenter(t *testing.T) {
 // Z_k = 1.5 Q_k; the same coded subbands as the FBI allocation; and a
 // fitted C. The file keeps to its budget and decodes.
 func TestMSEStream(t *testing.T) {
-	const w, h = 416, 560
+	const w, h = 256, 320
 	img := ridgeImage(w, h, 21)
 	for _, rate := range []float64{ratio12Rate, 2.25} {
 		data, err := EncodeOptions(img, Options{PPI: 500, Bitrate: rate, Allocation: AllocMSE})
