@@ -51,6 +51,22 @@ const (
 // Scratch buffers reused across Encode calls of the same size class.
 var planePool sync.Pool
 
+// passPool holds quantization passes (with their symbol buffers) for
+// reuse across Encode calls.
+var passPool sync.Pool
+
+// getPass returns a cleared quantization pass with Z/Q = zr that gathers
+// error statistics if wantErr is set.
+func getPass(zr float64, wantErr bool) *quantPass {
+	p, _ := passPool.Get().(*quantPass)
+	if p == nil {
+		p = new(quantPass)
+	}
+	syms := p.syms
+	*p = quantPass{zr: zr, wantErr: wantErr, syms: syms}
+	return p
+}
+
 func getPlane(n int) *[]float32 {
 	if p, ok := planePool.Get().(*[]float32); ok && cap(*p) >= n {
 		*p = (*p)[:n]
@@ -234,6 +250,14 @@ func encodeWith(img *image.Gray, o Options, bank *analysisBank) ([]byte, error) 
 	target := bitrate * float64(w*h) / 8
 	var qp *quantPass
 	c := fbiBinCenter
+	var passes [2]*quantPass
+	defer func() {
+		for _, p := range passes {
+			if p != nil {
+				passPool.Put(p)
+			}
+		}
+	}()
 	switch {
 	case o.Allocation == AllocMSE:
 		// The rate is a ceiling here (see mseRateTolerance). The size
@@ -256,7 +280,8 @@ func encodeWith(img *image.Gray, o Options, bank *analysisBank) ([]byte, error) 
 					cand.Q[k] *= qp.scale
 				}
 			}
-			p := &quantPass{zr: cand.zr, wantErr: true}
+			p := getPass(cand.zr, true)
+			passes[i] = p
 			p.fit(plane, g, cand.Q, header, target, mseRateTolerance, mseRatePasses)
 			if cc, e := p.err.bestC(); e < bestErr || qp == nil {
 				qp, bestErr, bestC = p, e, cc
@@ -264,10 +289,12 @@ func encodeWith(img *image.Gray, o Options, bank *analysisBank) ([]byte, error) 
 		}
 		c = toScaled(bestC, 65535)
 	case o.FixedRate:
-		qp = &quantPass{zr: zeroBinRatio}
+		qp = getPass(zeroBinRatio, false)
+		passes[0] = qp
 		qp.fit(plane, g, &fbiQ, header, target, rateTolerance, maxRatePasses)
 	default:
-		qp = &quantPass{zr: zeroBinRatio}
+		qp = getPass(zeroBinRatio, false)
+		passes[0] = qp
 		qp.run(plane, g, &fbiQ, 1)
 	}
 	qs, zs, syms := &qp.qs, &qp.zs, &qp.syms
