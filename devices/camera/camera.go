@@ -312,7 +312,15 @@ func (d *Device) apply(ctx context.Context, apiName string) {
 	}
 	switch {
 	case apiName == "v4l2":
-		d.ctl = v4l2Ctl{d}
+		ctl := v4l2Ctl{d: d}
+		if node, ok := v4l2Node(o.Source); ok {
+			r, err := v4l2Ranges(node)
+			if err != nil {
+				d.log.Warn("camera control ranges unknown", "device", d.info.ID, "node", node, "err", err)
+			}
+			ctl.ranges = r
+		}
+		d.ctl = ctl
 	case o.ControlURL == "none":
 	case o.ControlURL != "" || simControlsURL(o.Source) != "":
 		u := o.ControlURL

@@ -45,9 +45,10 @@ var AllControls = []Control{CtlAutoExposure, CtlExposure, CtlGain, CtlAutoWhiteB
 type ControlInfo struct {
 	Name  Control `json:"name"`
 	Value float64 `json:"value"`
-	// Ranged: Min, Max and Step are known. V4L2 through OpenCV does not
-	// report ranges; the device then clamps what it is given, and the
-	// value read back shows where.
+	// Ranged: Min, Max and Step are known (for V4L2 asked of the kernel
+	// with VIDIOC_QUERYCTRL, since OpenCV does not report them). Where
+	// they are not, the device clamps what it is given, and the value
+	// read back shows where.
 	Ranged bool    `json:"ranged"`
 	Min    float64 `json:"min,omitempty"`
 	Max    float64 `json:"max,omitempty"`
@@ -145,7 +146,12 @@ func (s *Settings) setControl(c Control, v float64) {
 // v4l2Ctl changes controls of a V4L2 camera. OpenCV's VideoCapture is not
 // safe for use from two threads, so once the camera streams each change
 // runs in the capture loop, between two frames.
-type v4l2Ctl struct{ d *Device }
+type v4l2Ctl struct {
+	d *Device
+	// ranges the kernel gave for the device's value controls (may be
+	// empty: they are then unknown, and the device clamps).
+	ranges map[Control]ControlInfo
+}
 
 func (v4l2Ctl) via() string { return "v4l2" }
 
@@ -224,7 +230,9 @@ func (c v4l2Ctl) list(ctx context.Context) ([]ControlInfo, error) {
 			// OpenCV's V4L2 backend answers -1 for a control the device
 			// does not have (its VIDIOC_G_CTRL failed).
 			if v := vc.Get(v4l2Props[name]); v != -1 {
-				out = append(out, ControlInfo{Name: name, Value: fromDevice(name, v)})
+				ci := c.ranges[name]
+				ci.Name, ci.Value = name, fromDevice(name, v)
+				out = append(out, ci)
 			}
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	camsim "github.com/openenroll/stationd/firmware-sim/camera"
 )
@@ -37,7 +38,7 @@ func TestV4L2ControlsRunInCaptureLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.ctl = v4l2Ctl{d}
+	d.ctl = v4l2Ctl{d: d}
 	sub := d.Subscribe(2)
 	var wg sync.WaitGroup
 	for i := range 4 {
@@ -85,5 +86,29 @@ func TestAutoExposureMapping(t *testing.T) {
 	}
 	if fromDevice(CtlAutoExposure, 2) != 1 || toDevice(CtlFocus, 42) != 42 {
 		t.Error("shutter priority or a plain control mapped wrong")
+	}
+}
+
+func TestV4L2QueryCtrlLayout(t *testing.T) {
+	// struct v4l2_queryctrl is 68 bytes, minimum at 40, flags at 56
+	// (linux/videodev2.h); the ioctl number encodes the size.
+	var q v4l2QueryCtrl
+	if unsafe.Sizeof(q) != 68 || unsafe.Offsetof(q.Minimum) != 40 || unsafe.Offsetof(q.Flags) != 56 || vidiocQueryCtrl>>16&0x3fff != 68 {
+		t.Fatalf("v4l2_queryctrl layout: size %d, minimum at %d, flags at %d", unsafe.Sizeof(q), unsafe.Offsetof(q.Minimum), unsafe.Offsetof(q.Flags))
+	}
+	for src, want := range map[string]string{"0": "/dev/video0", "/dev/video2": "/dev/video2", "12": "/dev/video12"} {
+		if got, ok := v4l2Node(src); !ok || got != want {
+			t.Errorf("%s: %q", src, got)
+		}
+	}
+	if _, ok := v4l2Node("http://x/stream"); ok {
+		t.Error("URL taken for a V4L2 node")
+	}
+	// Not a V4L2 device: an error, no ranges, no panic.
+	if r, err := v4l2Ranges("/dev/null"); err == nil || len(r) != 0 {
+		t.Errorf("/dev/null: %v %v", r, err)
+	}
+	if _, err := v4l2Ranges("/dev/video-none"); err == nil {
+		t.Error("missing node queried")
 	}
 }
