@@ -740,6 +740,10 @@ func (a *Analyzer) refineEyesTilted(f *Face, upright bool) {
 		tilts = append(append(a.tiltBuf[:0], a.eyeTilt), eyeTilts...)
 		a.tiltBuf = tilts
 	}
+	// Live video, eyes found in the last frame: the head's roll changes
+	// little from one frame to the next (a 25 fps frame lasts 40 ms), so
+	// only tilts next to the last one (0: upright) are tried.
+	near, prev := a.tracking() && a.eyeNormOK, a.eyeTilt
 	a.eyeTilt = 0
 	for i, ang := range tilts {
 		if upright && i == 1 {
@@ -752,6 +756,9 @@ func (a *Analyzer) refineEyesTilted(f *Face, upright bool) {
 			}
 		}
 		if i > 0 && ang == tilts[0] && a.tracking() {
+			continue
+		}
+		if near && math.Abs(ang-prev) > 8 {
 			continue
 		}
 		al, be := math.Cos(ang*math.Pi/180), math.Sin(ang*math.Pi/180)

@@ -158,6 +158,7 @@ type eyeFinder struct {
 	hint     float64
 	pred     [2]PointF
 	havePred bool
+	lastBy   [2]int // which cascade found each eye when both were last found
 }
 
 func newEyeFinder(path string) (*eyeFinder, error) {
@@ -240,37 +241,54 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 			}
 		}
 	}
-	for _, cc := range e.cc {
-		if found[0] != nil && found[1] != nil {
-			break
-		}
-		// Eyes are 15-30 px in the 120 px band: no need to search further.
-		lo, hi := 14, eyeBandWidth/3
-		if e.hint > 0 {
-			lo, hi = max(lo, int(e.hint*3/4)), min(hi, int(math.Ceil(e.hint*4/3)))
-		}
-		if e.hint <= 0 || !e.havePred {
+	lo, hi := 14, eyeBandWidth/3 // eyes are 15-30 px in the 120 px band
+	if e.hint > 0 {
+		lo, hi = max(lo, int(e.hint*3/4)), min(hi, int(math.Ceil(e.hint*4/3)))
+	}
+	var by [2]int
+	if e.hint <= 0 || !e.havePred {
+		for k, cc := range e.cc {
+			if found[0] != nil && found[1] != nil {
+				break
+			}
+			had := found
 			consider(cc.DetectMultiScaleWithParams(e.scratch, 1.1, 2, 0, image.Pt(lo, lo), image.Pt(hi, hi)), image.Point{})
-			continue
+			for side := range found {
+				if found[side] != had[side] && had[side] == nil {
+					by[side] = k
+				}
+			}
 		}
+	} else {
 		// Tracked: a square of 2.2 eye sizes around each expected eye, on
-		// the sides still missing: the windows whose centres lie within
-		// about half an eye of where the eye was.
+		// the sides still missing (the windows whose centres lie within
+		// about half an eye of where the eye was), with first the cascade
+		// that found that eye last time.
 		r := int(e.hint*1.1 + 0.5)
 		for side, p := range e.pred {
-			if found[side] != nil {
-				continue
-			}
 			c := image.Pt(int((p.X-float64(band.Min.X))*scale), int((p.Y-float64(band.Min.Y))*scale))
 			sub := image.Rect(c.X-r, c.Y-r, c.X+r, c.Y+r).Intersect(image.Rect(0, 0, e.scratch.Cols(), e.scratch.Rows()))
 			if sub.Dx() < lo || sub.Dy() < lo {
 				continue
 			}
-			reg := e.scratch.Region(sub)
-			rects := cc.DetectMultiScaleWithParams(reg, 1.1, 2, 0, image.Pt(lo, lo), image.Pt(hi, hi))
-			reg.Close()
-			consider(rects, sub.Min)
+			for j := range e.cc {
+				if found[side] != nil {
+					break
+				}
+				k := (e.lastBy[side] + j) % len(e.cc)
+				reg := e.scratch.Region(sub)
+				rects := e.cc[k].DetectMultiScaleWithParams(reg, 1.1, 2, 0, image.Pt(lo, lo), image.Pt(hi, hi))
+				reg.Close()
+				had := found[side]
+				consider(rects, sub.Min)
+				if found[side] != had {
+					by[side] = k
+				}
+			}
 		}
+	}
+	if found[0] != nil && found[1] != nil {
+		e.lastBy = by
 	}
 	for _, p := range found {
 		if p != nil {
