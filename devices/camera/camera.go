@@ -359,14 +359,11 @@ func (d *Device) apply(ctx context.Context, apiName string) {
 			continue
 		}
 		if d.ctl == nil {
-			// No controls on this source: OpenCV's backend may still take
-			// some property; what it reads back tells.
-			dv := toDevice(c, *v)
-			if apiName != "v4l2" {
-				dv = *v
-			}
-			vc.Set(v4l2Props[c], dv)
-			check(string(c), *v, fromDevice(c, vc.Get(v4l2Props[c])))
+			// No controls on this source (a file, a stream): OpenCV's
+			// backend may still take some property; what it reads back
+			// tells.
+			vc.Set(v4l2Props[c], *v)
+			check(string(c), *v, vc.Get(v4l2Props[c]))
 			continue
 		}
 		got, err := d.ctl.set(ctx, c, *v)
