@@ -202,9 +202,11 @@ func TestBrowserSlapsReviewReloadAndCounters(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.querySelector("#status-dev-slap-scanner")?.dataset.state === "absent"`, chromedp.WithPollingTimeout(0)),
 		hidCmd("plug slap"),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#status-dev-slap-scanner")?.dataset.state === "ready"`, chromedp.WithPollingTimeout(0)),
-		// The loss is the scanner's error, with its time.
-		chromedp.Poll[chromedp.Void](`+document.querySelector("#counters-slap-scanner").dataset.errors >= 1`, chromedp.WithPollingTimeout(0)),
-		uitest.TextContains("#dev-slap-scanner", "disconnected"),
+		// The loss is the scanner's error, in words and with its time (the
+		// last one may be the reason it could not be opened meanwhile).
+		chromedp.Poll[chromedp.Void](`+document.querySelector("#counters-slap-scanner").dataset.errors >= 1 &&
+			/disconnected|absent/.test(document.querySelector("#lasterr-slap-scanner").textContent) &&
+			!isNaN(Date.parse(document.querySelector("#lasterr-slap-scanner").dataset.time))`, chromedp.WithPollingTimeout(0)),
 		shots.Take("technician-counters-unplugged"),
 	)
 	run("finalize", step,

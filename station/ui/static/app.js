@@ -1044,7 +1044,7 @@ function techHTML() {
       <td id="counters-${esc(i.id)}" data-captures="${esc(c.captures ?? "")}" data-attempts="${esc(c.attempts ?? "")}" data-errors="${esc(c.errors)}">${c.server
         ? `${esc(c.captures)} / ${esc(c.attempts)}<br>${esc(t("tech.errors"))}: <b>${esc(c.errors)}</b><br><small class="muted">${esc(c.events)} ${esc(t("tech.events"))}</small>`
         : `${esc(c.events)} / ${esc(c.errors)}`}</td>
-      <td>${esc(c.lastError || "")}${c.lastErrorTime ? `<br><span class="muted">${esc(c.lastErrorTime.toLocaleTimeString(S.lang))}</span>` : ""}</td>
+      <td id="lasterr-${esc(i.id)}" data-time="${esc(c.lastErrorTime ? c.lastErrorTime.toISOString() : "")}">${esc(c.lastError || "")}${c.lastErrorTime ? `<br><span class="muted">${esc(c.lastErrorTime.toLocaleTimeString(S.lang))}</span>` : ""}</td>
       <td>${btn("device.selftest", "tech.selftest")} ${btn("device.calibrate", "tech.calibrate")}${out}</td></tr>`;
   }).join("");
   return `<section class="card" id="tech"><h2>${esc(t("tech.title"))}</h2>
