@@ -173,3 +173,29 @@ func FuzzSessionImagePath(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSessionImageServe: one stored finger image (a 60 KiB PNG, the
+// size of a 500 ppi flat print) through the image route, login checked.
+func BenchmarkSessionImageServe(b *testing.B) {
+	auth, err := NewAuth(AuthOptions{Token: testToken})
+	if err != nil {
+		b.Fatal(err)
+	}
+	img := make([]byte, 60<<10)
+	srv := New(Options{Auth: auth, NoUI: true, Images: func(ctx context.Context, sid, file string) ([]byte, string, error) {
+		return img, "image/png", nil
+	}})
+	defer srv.Close()
+	req := httptest.NewRequest("GET", "/api/sessions/"+imgSession+"/images/"+imgFile, nil)
+	req.Host = "127.0.0.1"
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	b.SetBytes(int64(len(img)))
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
