@@ -532,7 +532,7 @@ func (c *calib) focusLoop(ctx context.Context) stage {
 	for step >= minStep && st.steps < focusSweep+maxFocusSteps {
 		moved := false
 		for _, pos := range []float64{best + step, best - step} {
-			if pos < lo || pos > hi {
+			if pos < lo || pos > hi || st.steps >= focusSweep+maxFocusSteps {
 				continue
 			}
 			v, err := at(pos)
