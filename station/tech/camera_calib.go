@@ -529,11 +529,16 @@ func (c *calib) focusLoop(ctx context.Context) stage {
 	}
 	step := (hi - lo) / (focusSweep - 1) / 2
 	minStep := math.Max(unit, (hi-lo)/64)
-	for step >= minStep && st.steps < focusSweep+maxFocusSteps {
+	cut := false
+	for step >= minStep && !cut {
 		moved := false
 		for _, pos := range []float64{best + step, best - step} {
-			if pos < lo || pos > hi || st.steps >= focusSweep+maxFocusSteps {
+			if pos < lo || pos > hi {
 				continue
+			}
+			if st.steps >= focusSweep+maxFocusSteps {
+				cut = true
+				break
 			}
 			v, err := at(pos)
 			if err != nil {
@@ -545,7 +550,7 @@ func (c *calib) focusLoop(ctx context.Context) stage {
 				break
 			}
 		}
-		if !moved {
+		if !moved && !cut {
 			step /= 2
 		}
 	}
@@ -557,7 +562,7 @@ func (c *calib) focusLoop(ctx context.Context) stage {
 		st.why = fmt.Sprintf("the picture is soft at every lens position (best sharpness %.0f at %g)", bestV, best)
 		return st
 	}
-	if step >= minStep {
+	if cut {
 		st.why = fmt.Sprintf("search stopped after %d steps at lens position %g", st.steps, best)
 		return st
 	}
