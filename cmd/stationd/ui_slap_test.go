@@ -89,6 +89,12 @@ func TestBrowserSlapsReviewReloadAndCounters(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#mode-slap[aria-pressed="true"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#slap-current[data-slap="right"]`)),
 		shots.Take("slap-choose"),
+		// M: finger by finger instead, and back.
+		uitest.Key("m"),
+		chromedp.WaitVisible(chromedp.CSS(`#mode-flat[aria-pressed="true"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#finger-capture")),
+		uitest.Key("m"),
+		chromedp.WaitVisible(chromedp.CSS(`#mode-slap[aria-pressed="true"]`)),
 	)
 	// The left hand on the glass for the right slap: refused, nothing recorded.
 	run("wrong hand", step,
@@ -109,6 +115,13 @@ func TestBrowserSlapsReviewReloadAndCounters(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#slap-result[data-n="2"][data-slap="right"][data-recorded="1"]`)),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#slap-img")?.naturalWidth > 0`, chromedp.WithPollingTimeout(0)),
 		shots.Take("slap-right"),
+		// The same in English.
+		uitest.Key("l", chromedp.ModifierAlt),
+		uitest.TextContains("#slap-result", "Right four fingers"),
+		uitest.TextContains("#slap-fingers", "right index"),
+		shots.Take("slap-right-en"),
+		uitest.Key("l", chromedp.ModifierAlt),
+		uitest.TextContains("#slap-result", "Bốn ngón tay phải"),
 	)
 	if n := evalInt(t, ctx, `document.querySelectorAll("#slap-preview .box").length`); n != 4 {
 		t.Fatalf("%d boxes on the right slap, want 4", n)
