@@ -117,6 +117,18 @@ func ReadStamp(img image.Image) (Stamp, error) {
 	sh := StampHeight(w)
 	// The middle half of each cell, away from the edges JPEG blurs.
 	y0, y1 := b.Min.Y+sh/4, b.Min.Y+max(sh/4+1, 3*sh/4)
+	// Luma in grey levels (ITU-R BT.601 weights); RGBA images without
+	// the interface call per pixel.
+	luma := func(x, y int) float64 {
+		r, g, bb, _ := img.At(x, y).RGBA()
+		return (299*float64(r) + 587*float64(g) + 114*float64(bb)) / 1000 / 257
+	}
+	if m, ok := img.(*image.RGBA); ok {
+		luma = func(x, y int) float64 {
+			p := m.Pix[m.PixOffset(x, y):]
+			return (299*float64(p[0]) + 587*float64(p[1]) + 114*float64(p[2])) / 1000
+		}
+	}
 	var lum [StampCells]float64
 	for i := range lum {
 		x0, x1 := cellSpan(i, w)
@@ -126,8 +138,7 @@ func ReadStamp(img image.Image) (Stamp, error) {
 		n := 0
 		for y := y0; y < y1; y++ {
 			for x := x0; x < x1; x++ {
-				r, g, bb, _ := img.At(x, y).RGBA()
-				sum += (299*float64(r) + 587*float64(g) + 114*float64(bb)) / 1000 / 257
+				sum += luma(x, y)
 				n++
 			}
 		}
