@@ -112,6 +112,7 @@ type Packet struct {
 	CentralPublicKey  string  `toml:"central_public_key"`
 	FingerCompression string  `toml:"finger_compression"`
 	WSQBitrate        float64 `toml:"wsq_bitrate"`
+	WSQAllocation     string  `toml:"wsq_allocation"`
 	TOT               string  `toml:"tot"`
 	DAI               string  `toml:"dai"`
 	ORI               string  `toml:"ori"`
@@ -205,7 +206,7 @@ func Default() *Config {
 			AcceptBelowThreshold: true, Face: true, Card: "none", FingerTimeout: Duration{Duration: 30 * time.Second},
 		},
 		Outbox: Outbox{QuotaMB: 4096, Retention: Duration{Duration: 7 * 24 * time.Hour}},
-		Packet: Packet{FingerCompression: "PNG", WSQBitrate: 0.75},
+		Packet: Packet{FingerCompression: "PNG", WSQBitrate: 0.75, WSQAllocation: "fbi"},
 		Uplink: Uplink{Window: 4},
 		Auth:   Auth{TokenRole: "technician", SessionIdle: Duration{Duration: 12 * time.Hour}},
 		Registry: Registry{
@@ -455,6 +456,9 @@ func (c *Config) validate(pos positions) error {
 	if c.Packet.WSQBitrate <= 0 || c.Packet.WSQBitrate > 8 {
 		return bad("use a bit rate between 0 and 8 bits per pixel (0.75 is usual)", "packet", "wsq_bitrate")
 	}
+	if c.Packet.WSQAllocation != "fbi" && c.Packet.WSQAllocation != "mse" {
+		return bad(fmt.Sprintf("%q: use fbi (the FBI formula, default) or mse (least pixel error)", c.Packet.WSQAllocation), "packet", "wsq_allocation")
+	}
 	if c.Uplink.URL != "" {
 		u, err := url.Parse(c.Uplink.URL)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
@@ -516,6 +520,7 @@ func (c *Config) PacketConfig() packet.Config {
 	pc := packet.DefaultConfig()
 	pc.SigningKey, pc.CentralPublicKey = c.Packet.SigningKey, c.Packet.CentralPublicKey
 	pc.FingerCompression, pc.WSQBitrate = c.Packet.FingerCompression, c.Packet.WSQBitrate
+	pc.WSQAllocation = c.Packet.WSQAllocation
 	if c.Packet.TOT != "" {
 		pc.TOT = c.Packet.TOT
 	}

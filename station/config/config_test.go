@@ -114,6 +114,7 @@ func TestErrorsNameFileLineKey(t *testing.T) {
 		{"finger twice", "[session]\nfinger_order = [2, 3, 2]\n", 2, "session.finger_order", "twice"},
 		{"bad threshold key", "[session]\n[session.thresholds]\n11 = 50\n", 2, "session.thresholds", "out of range"},
 		{"bad compression", "[packet]\nfinger_compression = \"JPEG\"\n", 2, "packet.finger_compression", "WSQ20"},
+		{"bad wsq allocation", "[packet]\nwsq_allocation = \"best\"\n", 2, "packet.wsq_allocation", "mse"},
 		{"uplink without keys", "[uplink]\nurl = \"wss://central.example/uplink\"\n", 1, "uplink.central_keys", "receipt"},
 		{"uplink bad url", "[uplink]\nurl = \"http://x\"\ncentral_keys = [\"k\"]\n", 2, "uplink.url", "ws://"},
 		{"retry order", "[registry]\nretry_min = \"2s\"\nretry_max = \"1s\"\n", 3, "registry.retry_max", "retry_min"},

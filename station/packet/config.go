@@ -19,6 +19,12 @@ type Config struct {
 	FingerCompression string `toml:"finger_compression"`
 	// WSQBitrate in bits per pixel for WSQ20 (default 0.75).
 	WSQBitrate float64 `toml:"wsq_bitrate"`
+	// WSQAllocation chooses the WSQ encoder's bin widths: "fbi" (default:
+	// the FBI specification's formula, what AFIS systems expect, about
+	// 15:1 at 0.75 bpp) or "mse" (widths for the least pixel error, with
+	// the bit rate as a ceiling on the file size: about 10.7:1 at 0.75
+	// bpp, 0.2-0.5 dB better than "fbi" at the same size).
+	WSQAllocation string `toml:"wsq_allocation"`
 	// ANSI/NIST-ITL Type-1 TOT, DAI and ORI (defaults "ENR", "CENTRAL",
 	// the station id).
 	TOT string `toml:"tot"`
@@ -32,7 +38,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults (key paths must still be set).
 func DefaultConfig() Config {
-	return Config{FingerCompression: string(CompressionPNG), WSQBitrate: wsq.DefaultBitrate,
+	return Config{FingerCompression: string(CompressionPNG), WSQBitrate: wsq.DefaultBitrate, WSQAllocation: "fbi",
 		TOT: "ENR", DAI: "CENTRAL", QualityProductCode: 1}
 }
 
@@ -48,6 +54,11 @@ func (c Config) Validate() error {
 	case CompressionPNG, CompressionWSQ, CompressionNone, "":
 	default:
 		return fmt.Errorf("packet: finger_compression %q: use PNG, WSQ20 or NONE", c.FingerCompression)
+	}
+	switch c.WSQAllocation {
+	case "", "fbi", "mse":
+	default:
+		return fmt.Errorf("packet: wsq_allocation %q: use fbi or mse", c.WSQAllocation)
 	}
 	// WSQ spec v3.1 encoders are tested from 0.75 (15:1) to 2.25 bpp; we
 	// allow a wider band but refuse nonsense.
@@ -75,8 +86,12 @@ func (c Config) Options() (Options, error) {
 	if err != nil {
 		return Options{}, err
 	}
+	enc := wsq.Encode
+	if c.WSQAllocation == "mse" {
+		enc = wsq.EncodeMSE
+	}
 	return Options{Signer: s, Recipient: r, FingerCompression: Compression(c.FingerCompression),
-		WSQBitrate: c.WSQBitrate, TOT: c.TOT, DAI: c.DAI, ORI: c.ORI,
+		WSQBitrate: c.WSQBitrate, WSQEncode: enc, TOT: c.TOT, DAI: c.DAI, ORI: c.ORI,
 		QualityVendorID: c.QualityVendorID, QualityProductCode: c.QualityProductCode}, nil
 }
 

@@ -2,6 +2,7 @@ package packet
 
 import (
 	"bytes"
+	"image"
 	"image/png"
 	"path/filepath"
 	"testing"
@@ -45,6 +46,7 @@ func TestConfig(t *testing.T) {
 		"no central key": func(c *Config) { c.CentralPublicKey = "" },
 		"compression":    func(c *Config) { c.FingerCompression = "JPEG" },
 		"bitrate":        func(c *Config) { c.WSQBitrate = 40 },
+		"allocation":     func(c *Config) { c.WSQAllocation = "jpeg" },
 		"separator":      func(c *Config) { c.DAI = "A\x1eB" },
 		"missing file":   func(c *Config) { c.SigningKey = p("nope.key") },
 	} {
@@ -53,6 +55,30 @@ func TestConfig(t *testing.T) {
 		if _, err := cc.Options(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// wsq_allocation picks the encoder: "mse" writes what wsq.EncodeMSE
+	// writes, "fbi" what wsq.Encode writes, and the two differ.
+	img := testEnrollment(t, 48, 56).Fingers[0].Image
+	want := map[string][]byte{}
+	for alloc, enc := range map[string]func(*image.Gray, int, float64) ([]byte, error){"fbi": wsq.Encode, "mse": wsq.EncodeMSE} {
+		cc := c
+		cc.WSQAllocation = alloc
+		oo, err := cc.Options()
+		if err != nil {
+			t.Fatalf("%s: %v", alloc, err)
+		}
+		got, err := oo.WSQEncode(img, 500, cc.WSQBitrate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp, _ := enc(img, 500, cc.WSQBitrate)
+		if !bytes.Equal(got, exp) {
+			t.Errorf("wsq_allocation %q: not the %s encoder", alloc, alloc)
+		}
+		want[alloc] = got
+	}
+	if bytes.Equal(want["fbi"], want["mse"]) {
+		t.Error("fbi and mse allocations wrote the same file")
 	}
 	if _, _, err := (CentralConfig{PrivateKeys: []string{p("c.key")}}).Load(); err == nil {
 		t.Error("central without trusted stations accepted")
