@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,5 +81,56 @@ func TestWSQCommandErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(errOut.String(), c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, errOut.String(), c.code, c.want)
 		}
+	}
+}
+
+// --alloc mse and --fixed-rate keep the file within bitrate × pixels / 8
+// bytes (plus the headers' few hundred), which the default FBI allocation
+// does not promise; a bad --alloc is a usage error.
+func TestWSQEncodeAllocationFlags(t *testing.T) {
+	dir := t.TempDir()
+	const w, h = 128, 128
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			// ridges with a slowly turning direction and a little texture
+			g.Pix[y*w+x] = byte(128 + 90*math.Sin(float64(x)*0.7+float64(y)*0.2+float64(x*y)/900) + float64((x*7+y*13)%9))
+		}
+	}
+	in := filepath.Join(dir, "in.png")
+	f, _ := os.Create(in)
+	png.Encode(f, g)
+	f.Close()
+	const bitrate = 1.0
+	budget := int(bitrate * w * h / 8)
+	def := filepath.Join(dir, "default.wsq")
+	var so0, se0 bytes.Buffer
+	if code := run([]string{"wsq", "encode", in, def, "--bitrate", "1"}, &so0, &se0); code != 0 {
+		t.Fatalf("default: exit %d: %s", code, se0.String())
+	}
+	defData, _ := os.ReadFile(def)
+	for _, args := range [][]string{{"--alloc", "mse"}, {"--alloc", "fbi", "--fixed-rate"}} {
+		out := filepath.Join(dir, strings.Join(args, "")+".wsq")
+		var so, se bytes.Buffer
+		if code := run(append([]string{"wsq", "encode", in, out, "--bitrate", "1"}, args...), &so, &se); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, se.String())
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(data, defData) {
+			t.Errorf("%v: the same file as the default encoder's (flag ignored?)", args)
+		}
+		if len(data) > budget+400 {
+			t.Errorf("%v: %d bytes, budget %d", args, len(data), budget)
+		}
+		if code := run([]string{"wsq", "decode", out, out + ".png"}, &so, &se); code != 0 {
+			t.Errorf("%v: decoding what it wrote: exit %d: %s", args, code, se.String())
+		}
+	}
+	var so, se bytes.Buffer
+	if code := run([]string{"wsq", "encode", in, filepath.Join(dir, "x.wsq"), "--alloc", "best"}, &so, &se); code != 2 || !strings.Contains(se.String(), "use fbi or mse") {
+		t.Errorf("--alloc best: exit %d, %q", code, se.String())
 	}
 }
