@@ -24,10 +24,11 @@ type Options struct {
 	// 0: 320 px.
 	DetectWidth int `toml:"detect_width"`
 	// AnalysisWidth: frames at least twice as wide are analysed at half
-	// (or a quarter of) their size, JPEG frames decoded so by libjpeg's
-	// DCT scaling; the face-region sharpness and compression checks still
-	// read full-resolution pixels when the frame is given decoded, and
-	// positions and distances are reported in full-frame pixels. 0: 640.
+	// (or a quarter of) their size (on the live path, JPEG frames decoded
+	// so by libjpeg's DCT scaling); the face-region sharpness and
+	// compression checks still read full-resolution pixels when the frame
+	// is given decoded, and positions and distances are reported in
+	// full-frame pixels. 0: 640.
 	// Negative: always analyse at full resolution (the reference path).
 	AnalysisWidth int `toml:"analysis_width"`
 	// Detector replaces the cascade face detector (for example YuNet).
@@ -91,6 +92,7 @@ type Analyzer struct {
 // frame's box; tr, when not nil, maps them into a rotated search image.
 func (a *Analyzer) predictEyes(box image.Rectangle, tr func(PointF) PointF) {
 	a.eyes.havePred = a.tracking() && a.eyeNormOK && a.eyes.hint > 0
+	a.eyes.upright = tr == nil
 	if !a.eyes.havePred {
 		return
 	}
@@ -168,10 +170,13 @@ func (a *Analyzer) ResetTracking() {
 // that width the reduced image loses none of the detail that survives.
 const minMeasureFaceWidth = sharpnessWidth * 3 / 2
 
-// AnalyzeBytes decodes a JPEG or PNG image and analyses it. A JPEG frame
-// at least twice Options.AnalysisWidth wide is decoded at half size (DCT
+// AnalyzeBytes decodes a JPEG or PNG image and analyses it. On the live
+// path (Options.TrackEvery), a JPEG frame at least twice
+// Options.AnalysisWidth wide is decoded at half size (libjpeg's DCT
 // scaling), unless the face followed so far would then be too small to
-// measure; results are in the full frame's pixels either way.
+// measure; results are in the full frame's pixels either way, and the
+// caller keeps the bytes for the full-resolution kept frame and crop
+// (AutoCapture.OfferJPEG, CropJPEG).
 func (a *Analyzer) AnalyzeBytes(data []byte) (Result, error) {
 	if a.det == nil {
 		return Result{}, errors.New("face: analyzer is closed")
@@ -187,9 +192,13 @@ func (a *Analyzer) AnalyzeBytes(data []byte) (Result, error) {
 		return Result{}, err
 	}
 	f := 1
-	if format == "jpeg" {
-		// Half size at most: at a quarter, JPEG's 8-px blocks shrink to 2
-		// px and the compression check has nothing left to measure.
+	if format == "jpeg" && a.tracking() {
+		// Live path only: at half size the scaled inverse DCT softens the
+		// 8-px block borders (they become 4 px) and the fine detail, so
+		// the sharpness and compression checks read lower than at full
+		// resolution (see TestReducedAnalysisAgrees); still images are
+		// decoded whole. Half size at most: at a quarter the blocks are 2
+		// px and there is nothing left to measure.
 		f = a.factorFor(cfg.Width, cfg.Height, 2)
 	}
 	flags := gocv.IMReadColor
@@ -360,6 +369,29 @@ func (a *Analyzer) analyze(src gocv.Mat, W, H int, full *gocv.Mat) (Result, bool
 	default:
 		a.eyeTilt = 0
 	}
+	if a.tracking() && len(faces) > 0 && !faces[0].HasLandmarks && faces[0].EyesFound < a.opts.Thresholds.MinEyesFound {
+		// Before telling the person to open their eyes, the live path
+		// looks again as the still path does: the whole-frame search at
+		// the detection width (the eye band follows the box, and the
+		// cascade's eye finding is sensitive to a few pixels of it), the
+		// eyes searched over the whole band. This costs a whole-frame
+		// search, on those frames only.
+		a.eyes.hint = 0
+		if again, err := a.detect(src, a.gray, a.opts.DetectWidth); err == nil {
+			for _, g := range again {
+				if overlap(g.Box, faces[0].Box) < 0.5 {
+					continue
+				}
+				if g.EyesFound < 2 {
+					a.refineEyesTilted(&g, false)
+				}
+				if g.EyesFound > faces[0].EyesFound {
+					faces[0] = g
+				}
+				break
+			}
+		}
+	}
 	a.eyes.hint, a.eyeNormOK = 0, false
 	if a.tracking() && len(faces) == 1 && faces[0].EyesFound == 2 && faces[0].eyeSize > 0 {
 		// Where the eyes sit in the face box, for the next frame's search.
@@ -437,6 +469,11 @@ func (a *Analyzer) detectNear(src gocv.Mat, box image.Rectangle) (Face, bool) {
 // size, and finds the eyes of each face found (with eyes false, it leaves
 // them to the caller: Face.eyesPending).
 func (a *Analyzer) detectAround(src gocv.Mat, box image.Rectangle, lo, hi float64, eyes bool) ([]Face, error) {
+	return a.detectAroundAt(src, box, lo, hi, eyes, trackFaceWidth)
+}
+
+// detectAroundAt is detectAround with the face scaled to tw pixels.
+func (a *Analyzer) detectAroundAt(src gocv.Mat, box image.Rectangle, lo, hi float64, eyes bool, tw int) ([]Face, error) {
 	frame := image.Rect(0, 0, src.Cols(), src.Rows())
 	// A third of the face's width each way: at 25 frames a second a
 	// sitting person moves far less between two frames.
@@ -444,7 +481,7 @@ func (a *Analyzer) detectAround(src gocv.Mat, box image.Rectangle, lo, hi float6
 	if roi.Dx() < 24 || roi.Dy() < 24 || box.Dx() < 4 {
 		return nil, nil
 	}
-	scale := math.Min(float64(trackFaceWidth)/float64(box.Dx()), 2)
+	scale := math.Min(float64(tw)/float64(box.Dx()), 2)
 	sz := image.Pt(max(1, int(float64(roi.Dx())*scale+0.5)), max(1, int(float64(roi.Dy())*scale+0.5)))
 	interp := gocv.InterpolationArea
 	if scale > 1 {
@@ -462,7 +499,7 @@ func (a *Analyzer) detectAround(src gocv.Mat, box image.Rectangle, lo, hi float6
 	var faces []Face
 	var err error
 	if isCascade {
-		faces, err = cd.DetectSized(a.sgray, max(20, int(trackFaceWidth*lo)), int(math.Ceil(trackFaceWidth*hi)))
+		faces, err = cd.DetectSized(a.sgray, max(20, int(float64(tw)*lo)), int(math.Ceil(float64(tw)*hi)))
 	} else {
 		faces, err = a.det.Detect(a.small, a.sgray)
 	}

@@ -159,6 +159,7 @@ type eyeFinder struct {
 	pred     [2]PointF
 	havePred bool
 	lastBy   [2]int // which cascade found each eye when both were last found
+	upright  bool   // the search is on the upright frame (not a tilted copy)
 }
 
 func newEyeFinder(path string) (*eyeFinder, error) {
@@ -246,7 +247,16 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 		lo, hi = max(lo, int(e.hint*3/4)), min(hi, int(math.Ceil(e.hint*4/3)))
 	}
 	var by [2]int
-	if e.hint <= 0 || !e.havePred {
+	narrow := e.hint > 0 && e.havePred
+	if narrow {
+		e.findNear(band, scale, lo, hi, &found, &by, consider)
+		if found[0] == nil && found[1] == nil && e.upright {
+			// Neither eye where it was: search the whole band before
+			// reporting closed eyes.
+			narrow, lo, hi = false, 14, eyeBandWidth/3
+		}
+	}
+	if !narrow {
 		for k, cc := range e.cc {
 			if found[0] != nil && found[1] != nil {
 				break
@@ -255,33 +265,6 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 			consider(cc.DetectMultiScaleWithParams(e.scratch, 1.1, 2, 0, image.Pt(lo, lo), image.Pt(hi, hi)), image.Point{})
 			for side := range found {
 				if found[side] != had[side] && had[side] == nil {
-					by[side] = k
-				}
-			}
-		}
-	} else {
-		// Tracked: a square of 2.2 eye sizes around each expected eye, on
-		// the sides still missing (the windows whose centres lie within
-		// about half an eye of where the eye was), with first the cascade
-		// that found that eye last time.
-		r := int(e.hint*1.1 + 0.5)
-		for side, p := range e.pred {
-			c := image.Pt(int((p.X-float64(band.Min.X))*scale), int((p.Y-float64(band.Min.Y))*scale))
-			sub := image.Rect(c.X-r, c.Y-r, c.X+r, c.Y+r).Intersect(image.Rect(0, 0, e.scratch.Cols(), e.scratch.Rows()))
-			if sub.Dx() < lo || sub.Dy() < lo {
-				continue
-			}
-			for j := range e.cc {
-				if found[side] != nil {
-					break
-				}
-				k := (e.lastBy[side] + j) % len(e.cc)
-				reg := e.scratch.Region(sub)
-				rects := e.cc[k].DetectMultiScaleWithParams(reg, 1.1, 2, 0, image.Pt(lo, lo), image.Pt(hi, hi))
-				reg.Close()
-				had := found[side]
-				consider(rects, sub.Min)
-				if found[side] != had {
 					by[side] = k
 				}
 			}
@@ -305,6 +288,35 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 	for side, p := range found {
 		if p != nil && (!f.HasLandmarks || f.EyesFound == 2) {
 			f.Eyes[side] = *p
+		}
+	}
+}
+
+// findNear searches, for each eye still missing, a square of 2.2 eye sizes
+// around where it is expected (e.pred): the windows whose centres lie
+// within about half an eye of where the eye was, with first the cascade
+// that found that eye last time.
+func (e *eyeFinder) findNear(band image.Rectangle, scale float64, lo, hi int, found *[2]*PointF, by *[2]int, consider func([]image.Rectangle, image.Point)) {
+	r := int(e.hint*1.1 + 0.5)
+	for side, p := range e.pred {
+		c := image.Pt(int((p.X-float64(band.Min.X))*scale), int((p.Y-float64(band.Min.Y))*scale))
+		sub := image.Rect(c.X-r, c.Y-r, c.X+r, c.Y+r).Intersect(image.Rect(0, 0, e.scratch.Cols(), e.scratch.Rows()))
+		if sub.Dx() < lo || sub.Dy() < lo {
+			continue
+		}
+		for j := range e.cc {
+			if (*found)[side] != nil {
+				break
+			}
+			k := (e.lastBy[side] + j) % len(e.cc)
+			reg := e.scratch.Region(sub)
+			rects := e.cc[k].DetectMultiScaleWithParams(reg, 1.1, 2, 0, image.Pt(lo, lo), image.Pt(hi, hi))
+			reg.Close()
+			had := (*found)[side]
+			consider(rects, sub.Min)
+			if (*found)[side] != had {
+				(*by)[side] = k
+			}
 		}
 	}
 }
