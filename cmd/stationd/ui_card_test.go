@@ -144,6 +144,14 @@ func TestBrowserCardReadAndVerify(t *testing.T) {
 	if !strings.Contains(detail, "203012345") || !strings.Contains(detail, "passive authentication passed") {
 		t.Fatalf("card step after the read: %q", detail)
 	}
+	// A reading booth offers no card writing: the summary's card_mode.
+	writeFields, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(document.querySelector("#card-write") || document.querySelector("#card-surname"))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if writeFields {
+		t.Error("the card step of a read-and-verify booth shows the card-writing form")
+	}
 	run("review and finalize", step,
 		uitest.Key("n"),
 		chromedp.WaitVisible(chromedp.CSS("#finalize:not([disabled])")),

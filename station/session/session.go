@@ -351,7 +351,8 @@ func (s *Session) Summary() map[string]any {
 		fingers = append(fingers, m)
 	}
 	out := map[string]any{"id": s.ID, "applicant": s.Applicant, "operator": s.Operator, "state": s.State,
-		"fingers": fingers, "next_finger": s.NextFinger(), "missing": s.Missing(), "rev": s.Rev}
+		"fingers": fingers, "next_finger": s.NextFinger(), "missing": s.Missing(), "rev": s.Rev,
+		"card_mode": s.Policy.Card}
 	if s.Face != nil {
 		out["face"] = map[string]any{"score": s.Face.Image.Score, "attempts": s.Face.Attempts}
 	}

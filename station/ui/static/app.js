@@ -951,6 +951,14 @@ function cardRequired() {
   return !!(s.card || (s.missing || []).some((m) => m.startsWith("chip card")));
 }
 
+// cardWrites: this session writes a new card (the booth's policy says
+// personalize and stationd offers the command); otherwise the step reads
+// and verifies the applicant's card and shows no write fields.
+function cardWrites() {
+  const s = S.session || {};
+  return S.commands.has("session.card.personalize") && (s.card_mode === undefined || s.card_mode === "personalize");
+}
+
 function cardHTML() {
   const s = S.session;
   if (!cardRequired()) return `<h2>${esc(t("card.title"))}</h2><p id="card-none">${esc(t("card.none"))}</p>${navHTML()}`;
@@ -959,10 +967,10 @@ function cardHTML() {
   return `<h2>${esc(t("card.title"))}</h2><p>${esc(t("card.insert"))}</p>
     <div class="row"><div>${field("card-can", "card.can", 'inputmode="numeric" maxlength="6"')}</div>
     <div>${field("card-document", "card.document")}${field("card-birth", "card.birth", 'maxlength="6"')}${field("card-expiry", "card.expiry", 'maxlength="6"')}</div>
-    ${S.commands.has("session.card.personalize") ? `<div><p class="muted">${esc(t("card.write_help"))}</p>${field("card-surname", "card.surname")}${field("card-given", "card.given")}
+    ${cardWrites() ? `<div><p class="muted">${esc(t("card.write_help"))}</p>${field("card-surname", "card.surname")}${field("card-given", "card.given")}
     ${field("card-sex", "card.sex", 'maxlength="1"')}${field("card-optional", "card.cccd", 'inputmode="numeric" maxlength="12"')}</div>` : ""}</div>
     <div class="actions"><button class="primary" data-act="cardRead" id="card-read">${esc(t("card.read"))}</button>
-    ${S.commands.has("session.card.personalize") ? `<button data-act="cardWrite" id="card-write">${esc(t("card.personalize"))}</button>` : ""}</div>
+    ${cardWrites() ? `<button data-act="cardWrite" id="card-write">${esc(t("card.personalize"))}</button>` : ""}</div>
     ${c ? `<p class="badge ${c.ok ? "pass" : "fail"}" id="card-result">${esc(c.ok ? t("card.ok") : t("card.failed"))}</p><p class="muted">${esc(c.detail || "")}</p>` : ""}
     ${navHTML()}`;
 }
