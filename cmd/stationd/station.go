@@ -55,6 +55,9 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 	// Per-device counters for the technician console, from the first
 	// device event on.
 	st.counters = tech.NewCounters(reg, st.bus)
+	if err := st.counters.LoadFile(filepath.Join(cfg.Station.DataDir, "device-counters.json")); err != nil {
+		log.Warn("technician counters start again from zero", "err", err)
+	}
 	st.tech, err = tech.New(tech.Options{Registry: reg, Bus: st.bus,
 		Dir: filepath.Join(cfg.Station.DataDir, "devices"), Logger: log.With("part", "tech")})
 	if err != nil {
@@ -113,7 +116,9 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()
-		st.counters.Run(rctx)
+		if err := st.counters.Run(rctx); err != nil {
+			log.Warn("technician counters not saved", "err", err)
+		}
 	}()
 	st.wg.Add(1)
 	go func() {

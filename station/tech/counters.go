@@ -3,6 +3,10 @@ package tech
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 	"sync"
 	"time"
@@ -13,7 +17,8 @@ import (
 )
 
 // DeviceCounters are what the technician console shows per device: how
-// much it was used and how it failed, since stationd started.
+// much it was used and how it failed, since the counters file was started
+// (or since stationd started, without a file).
 type DeviceCounters struct {
 	Device string `json:"device"`
 	// Attempts started on the device (captures, card reads and writes);
@@ -37,15 +42,79 @@ const EventCounters = "device.counters"
 // Counters keeps per-device counters in stationd, fed by the registry's
 // events (Run) and by the capture flow (it implements enroll.Usage), so
 // that the console shows the same numbers to every page, after a reload
-// too. They live in memory: a restart of stationd starts them again.
+// too. With a file (LoadFile) they also outlive a restart of stationd:
+// Run writes them there every few seconds while they change, and once
+// more when it stops.
 type Counters struct {
 	reg *devices.Registry
 	sub *devices.Subscription // taken at NewCounters: no event is missed before Run
 	bus *bus.Bus
 	now func() time.Time
 
-	mu  sync.Mutex
-	dev map[string]*DeviceCounters
+	mu    sync.Mutex
+	dev   map[string]*DeviceCounters
+	path  string // "" without a file
+	dirty bool   // changed since the last save
+}
+
+// saveEvery is how often Run writes changed counters to their file.
+const saveEvery = 3 * time.Second
+
+// LoadFile keeps the counters in path (JSON): what it holds is loaded now
+// (a missing file starts from zero) and Run saves there. Call it before
+// Run.
+func (c *Counters) LoadFile(path string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.path = path
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("device counters: %w", err)
+	}
+	var list []DeviceCounters
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("device counters %s: %w (delete the file to start the counters again)", path, err)
+	}
+	for _, d := range list {
+		if d.Device != "" {
+			d := d
+			c.dev[d.Device] = &d
+		}
+	}
+	return nil
+}
+
+// save writes the counters to their file when they changed (temporary
+// file, then rename: a crash leaves the old or the new file, never half).
+func (c *Counters) save() error {
+	c.mu.Lock()
+	if c.path == "" || !c.dirty {
+		c.mu.Unlock()
+		return nil
+	}
+	list := make([]DeviceCounters, 0, len(c.dev))
+	for _, d := range c.dev {
+		list = append(list, *d)
+	}
+	c.dirty = false
+	path := c.path
+	c.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].Device < list[j].Device })
+	b, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("device counters: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("device counters: %w", err)
+	}
+	return nil
 }
 
 // NewCounters returns counters for reg's devices; changes are published on
@@ -58,20 +127,48 @@ func NewCounters(reg *devices.Registry, b *bus.Bus) *Counters {
 	return c
 }
 
-// Run follows the registry's events, from NewCounters on, until ctx ends
-// (call it once).
-func (c *Counters) Run(ctx context.Context) {
-	if c.sub == nil {
-		return
+// Run follows the registry's events, from NewCounters on, and saves the
+// counters to their file while they change, until ctx ends (call it once).
+// A failed save is returned when Run ends (and tried again meanwhile).
+func (c *Counters) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	if c.sub != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.sub.Close()
+			for {
+				ev, err := c.sub.Next(ctx)
+				if err != nil {
+					return
+				}
+				c.onEvent(ev)
+			}
+		}()
 	}
-	defer c.sub.Close()
-	for {
-		ev, err := c.sub.Next(ctx)
-		if err != nil {
-			return
+	var saveErr error
+	tick := time.NewTicker(saveEvery)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-tick.C:
+			if err := c.save(); err != nil {
+				saveErr = err
+				c.mu.Lock()
+				c.dirty = true
+				c.mu.Unlock()
+			}
+		case <-ctx.Done():
 		}
-		c.onEvent(ev)
 	}
+	wg.Wait()
+	if err := c.save(); err != nil {
+		return err
+	}
+	if saveErr != nil {
+		return saveErr
+	}
+	return nil
 }
 
 func (c *Counters) onEvent(ev devices.Event) {
@@ -134,6 +231,7 @@ func (c *Counters) update(id string, fn func(*DeviceCounters)) {
 		c.dev[id] = d
 	}
 	fn(d)
+	c.dirty = true
 	snap := *d
 	c.mu.Unlock()
 	if c.bus != nil {

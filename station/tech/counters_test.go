@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,5 +114,45 @@ func TestCountersFromRegistryAndCaptures(t *testing.T) {
 	reg.Detach("scanner-1")
 	if d = nextCounters(t, sub); d.Events != 4 || d.Errors != 3 || d.LastError != "disconnected" {
 		t.Fatalf("after a removal: %+v", d)
+	}
+}
+
+// With a file, the counters outlive the process: what one Counters counted
+// and saved when its Run ended, the next one loads; a damaged file is
+// refused with its name.
+func TestCountersFileOutlivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "device-counters.json")
+	c := NewCounters(nil, nil)
+	if err := c.LoadFile(path); err != nil {
+		t.Fatalf("missing file: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	c.Attempt("camera", "portrait")
+	c.Captured("camera", "portrait")
+	c.Attempt("scanner", "finger")
+	c.Failed("scanner", "finger", errors.New("no answer"))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	c2 := NewCounters(nil, nil)
+	if err := c2.LoadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	cam, sc := c2.Get("camera"), c2.Get("scanner")
+	if cam.Attempts != 1 || cam.Captures != 1 || sc.Attempts != 1 || sc.Errors != 1 || sc.LastError != "finger: no answer" {
+		t.Fatalf("after a restart: camera %+v, scanner %+v", cam, sc)
+	}
+	c2.Attempt("camera", "portrait")
+	if got := c2.Get("camera").Attempts; got != 2 {
+		t.Errorf("counting on after the restart: %d attempts, want 2", got)
+	}
+
+	os.WriteFile(path, []byte("{not json"), 0o600)
+	if err := NewCounters(nil, nil).LoadFile(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("damaged file: %v", err)
 	}
 }
