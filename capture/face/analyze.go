@@ -267,6 +267,22 @@ func (a *Analyzer) factorFor(w, h, maxF int) int {
 
 func (a *Analyzer) tracking() bool { return a.opts.TrackEvery > 1 }
 
+// Confirm analyses a frame on the thorough still-image path, whatever
+// Options.TrackEvery says, and leaves the live path's tracking state as it
+// was. It is meant for the frame an auto-capture keeps: the live path's
+// periodic whole-frame search is a coarse pass, and a second face it did
+// not propose would otherwise go unnoticed until a frame without a
+// followed face.
+func (a *Analyzer) Confirm(bgr gocv.Mat) (Result, error) {
+	st, te := a.saveTracking(), a.opts.TrackEvery
+	a.opts.TrackEvery = 0
+	defer func() {
+		a.opts.TrackEvery = te
+		a.restoreTracking(st)
+	}()
+	return a.Analyze(bgr)
+}
+
 // AnalyzeRaw analyses a frame given as packed 8-bit BGR pixels.
 func (a *Analyzer) AnalyzeRaw(width, height int, bgr []byte) (Result, error) {
 	if err := checkSize(width, height); err != nil {

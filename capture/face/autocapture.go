@@ -1,6 +1,7 @@
 package face
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -32,7 +33,10 @@ type Captured struct {
 	Seq    uint64        // the frame's sequence number
 	Time   time.Duration // the frame's time stamp
 	Result Result
-	Frame  gocv.Mat // BGR copy of the frame
+	Frame  gocv.Mat // BGR copy of the frame, at full resolution
+	// JPEG is the kept frame's bytes when it was offered as JPEG
+	// (OfferJPEG); Frame is then its full-resolution decode.
+	JPEG []byte
 	// RunStart is the sequence number of the run's first passing frame.
 	RunStart uint64
 }
@@ -52,6 +56,7 @@ type AutoCapture struct {
 	haveBest bool
 	fired    bool
 	misses   int
+	spare    []byte // JPEG buffer of a dropped best frame, for reuse
 }
 
 // NewAutoCapture returns an AutoCapture; Close it to free the frame copy.
@@ -76,6 +81,33 @@ func NewAutoCapture(o AutoCaptureOptions) *AutoCapture {
 // once; call Reset to arm it again. frame is only read (and copied when it
 // is the best of the run so far).
 func (a *AutoCapture) Offer(seq uint64, t time.Duration, res Result, frame gocv.Mat) (Captured, bool) {
+	return a.offer(seq, t, res, func(c *Captured) { c.Frame = frame.Clone() })
+}
+
+// OfferJPEG is Offer for a frame the caller holds as JPEG bytes and
+// analysed with AnalyzeBytes (on the live path perhaps decoded at half
+// size): the best frame's bytes are copied, and decoded at full resolution
+// only when the capture fires, for the crop. data is only read. A kept
+// frame that does not decode is an error (and the capture is re-armed).
+func (a *AutoCapture) OfferJPEG(seq uint64, t time.Duration, res Result, data []byte) (Captured, bool, error) {
+	c, ok := a.offer(seq, t, res, func(c *Captured) {
+		// Reuse the copy of the frame this one replaces.
+		c.JPEG = append(a.spare[:0], data...)
+	})
+	if !ok {
+		return c, false, nil
+	}
+	m, err := gocv.IMDecode(c.JPEG, gocv.IMReadColor)
+	if err != nil || m.Empty() || m.Cols() != c.Result.Width || m.Rows() != c.Result.Height {
+		m.Close()
+		a.Reset()
+		return Captured{}, false, fmt.Errorf("face: the kept frame %d (%dx%d JPEG) does not decode at full resolution: %v", c.Seq, c.Result.Width, c.Result.Height, err)
+	}
+	c.Frame = m
+	return c, true, nil
+}
+
+func (a *AutoCapture) offer(seq uint64, t time.Duration, res Result, keep func(*Captured)) (Captured, bool) {
 	if a.fired {
 		return Captured{}, false
 	}
@@ -100,10 +132,9 @@ func (a *AutoCapture) Offer(seq uint64, t time.Duration, res Result, frame gocv.
 	a.last = t
 	a.n++
 	if !a.haveBest || res.Score > a.best.Result.Score {
-		if a.haveBest {
-			a.best.Frame.Close()
-		}
-		a.best = Captured{Seq: seq, Time: t, Result: res, Frame: frame.Clone(), RunStart: a.startSeq}
+		a.dropBest()
+		a.best = Captured{Seq: seq, Time: t, Result: res, RunStart: a.startSeq}
+		keep(&a.best)
 		a.haveBest = true
 	}
 	if a.n >= a.o.MinFrames && t-a.start >= a.o.StableFor {
@@ -114,12 +145,23 @@ func (a *AutoCapture) Offer(seq uint64, t time.Duration, res Result, frame gocv.
 	return Captured{}, false
 }
 
+// dropBest frees the kept frame (its JPEG buffer is kept for reuse).
+func (a *AutoCapture) dropBest() {
+	if !a.haveBest {
+		return
+	}
+	if a.best.Frame.Ptr() != nil {
+		a.best.Frame.Close()
+	}
+	if a.best.JPEG != nil {
+		a.spare = a.best.JPEG
+	}
+	a.best, a.haveBest = Captured{}, false
+}
+
 func (a *AutoCapture) breakRun() {
 	a.inRun, a.misses = false, 0
-	if a.haveBest {
-		a.best.Frame.Close()
-		a.best, a.haveBest = Captured{}, false
-	}
+	a.dropBest()
 }
 
 // Fired reports whether the capture has fired since the last Reset.

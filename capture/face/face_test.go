@@ -3,6 +3,7 @@ package face
 import (
 	"encoding/csv"
 	"fmt"
+	"image"
 	"math"
 	"os"
 	"path/filepath"
@@ -363,6 +364,39 @@ func FuzzAnalyzeBytes(f *testing.F) {
 	})
 }
 
+// FuzzAnalyzeBytesLive is FuzzAnalyzeBytes on the live path: tracking
+// state carries from one input to the next (sizes change under it), and
+// wide JPEGs are decoded at half size.
+func FuzzAnalyzeBytesLive(f *testing.F) {
+	for _, n := range []string{"hopper_120px.png", "grace_hopper_512x512.jpg"} {
+		if b, err := os.ReadFile(filepath.Join(testdataDir, n)); err == nil {
+			f.Add(b)
+		}
+	}
+	wide := sitterFrame(f, 1280, 720, 0, 0, 1, 0)
+	f.Add(encodeJPEG(f, wide, 40))
+	wide.Close()
+	f.Add([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))
+	a, err := NewAnalyzer(Options{TrackEvery: 3})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { a.Close() })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := a.AnalyzeBytes(data)
+		if err == nil && len(res.Components) != len(ComponentIDs) {
+			t.Fatalf("%d components", len(res.Components))
+		}
+		if err == nil {
+			for _, fc := range res.Faces {
+				if !fc.Box.Overlaps(image.Rect(0, 0, res.Width, res.Height)) {
+					t.Fatalf("face %v outside the %dx%d frame", fc.Box, res.Width, res.Height)
+				}
+			}
+		}
+	})
+}
+
 // FuzzAnalyzeRaw feeds arbitrary pixels of arbitrary sizes.
 func FuzzAnalyzeRaw(f *testing.F) {
 	f.Add(uint16(32), uint16(24), []byte{1, 2, 3})
@@ -416,6 +450,11 @@ func TestTracking(t *testing.T) {
 	two, err := os.ReadFile(filepath.Join(testdataDir, "two_faces.jpg"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	twoM := decodeFile(t, "two_faces.jpg")
+	defer twoM.Close()
+	if res, err := tr.Confirm(twoM); err != nil || len(res.Faces) != 2 {
+		t.Fatalf("Confirm on two faces: %v, %d faces", err, len(res.Faces))
 	}
 	for i := 0; i < 3; i++ {
 		res, err := tr.AnalyzeBytes(two)

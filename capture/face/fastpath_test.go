@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 )
@@ -147,7 +148,13 @@ func TestReducedAnalysisAgrees(t *testing.T) {
 	defer live.Close()
 	rows := readCSV(t, filepath.Join(testdataDir, "expected.csv"))
 	mats, jpegs := agreement{t: t}, agreement{t: t}
-	for _, r := range rows {
+	for i, r := range rows {
+		// expected.csv lists each change made to the astronaut and then
+		// to Hopper: one of each pair, alternately, covers every change
+		// at half the cost of the full-resolution reference.
+		if i%4 == 1 || i%4 == 2 {
+			continue
+		}
 		if strings.Contains(r[0], "jpeg_q5") {
 			// Scaled by 1.4, the 8-px blocks these files were made for no
 			// longer sit on the grid: neither path can measure them, and
@@ -211,4 +218,57 @@ func TestLivePathAgrees(t *testing.T) {
 		}
 	}
 	g.check("live path on the committed portraits")
+}
+
+// TestAutoCaptureJPEGLive: the live path on JPEG frames of a moving
+// sitter (1280x720, analysed from half-size decodes) fires the
+// auto-capture, and the kept frame comes back at full resolution, with
+// the face where the results (in full-frame pixels) say: its ICAO crop
+// has one face with the eyes where the geometry puts them.
+func TestAutoCaptureJPEGLive(t *testing.T) {
+	live, err := NewAnalyzer(Options{TrackEvery: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	ac := NewAutoCapture(AutoCaptureOptions{StableFor: 200 * time.Millisecond, MinFrames: 3, MaxMisses: 1})
+	defer ac.Close()
+	seq := liveSequence(t, 1280, 720, 16)
+	var kept Captured
+	fired := false
+	for i, jpg := range seq {
+		res, err := live.AnalyzeBytes(jpg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok, err := ac.OfferJPEG(uint64(i), time.Duration(i)*40*time.Millisecond, res, jpg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			kept, fired = c, true
+			break
+		}
+	}
+	if !fired {
+		t.Fatal("auto-capture did not fire on a compliant sitter")
+	}
+	defer kept.Frame.Close()
+	if kept.Frame.Cols() != 1280 || kept.Frame.Rows() != 720 || len(kept.JPEG) == 0 {
+		t.Fatalf("kept frame %dx%d, %d JPEG bytes; want the 1280x720 original", kept.Frame.Cols(), kept.Frame.Rows(), len(kept.JPEG))
+	}
+	crop, err := Crop(kept.Frame, kept.Result.Faces[0], FullFrontal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer crop.Close()
+	still := newTestAnalyzer(t)
+	r, err := still.Analyze(crop)
+	if err != nil || len(r.Faces) != 1 {
+		t.Fatalf("crop: %v, %d faces", err, len(r.Faces))
+	}
+	e := r.Faces[0].Eyes
+	if my, want := (e[0].Y+e[1].Y)/2, FullFrontal.EyeY*float64(FullFrontal.Height); math.Abs(my-want) > 0.06*float64(FullFrontal.Height) {
+		t.Errorf("crop of the kept frame: eye line at %.1f px, want about %.1f", my, want)
+	}
 }
