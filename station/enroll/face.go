@@ -121,7 +121,10 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 	defer an.Close()
 	ac := face.NewAutoCapture(fo.AutoCapture)
 	defer ac.Close()
-	sub := cam.Subscribe(2)
+	// A queue of one: when the checks fall behind the camera, the oldest
+	// frame is dropped and the next analysis takes the newest, so the
+	// preview lags the person by one analysis at most, never by a queue.
+	sub := cam.Subscribe(1)
 	defer sub.Close()
 	ctx, cancel := context.WithTimeout(ctx, fo.Timeout)
 	defer cancel()
