@@ -5,9 +5,11 @@
 // the station bus, and the results kept on disk so that later enrollment
 // packets can state each device's calibration in their manifests.
 //
-// A run never changes what the device is configured to do: where a device
-// cannot be adjusted through its driver, calibration measures and says what
-// the technician should change.
+// A run never rewrites the configuration file. Where the driver can adjust
+// the running device (a camera's exposure, gain, white balance and focus),
+// calibration steers it toward its targets on the live image and reports
+// which [device.options] values keep the result after a restart; where it
+// cannot, calibration measures and says what the technician should change.
 package tech
 
 import (
