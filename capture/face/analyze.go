@@ -473,7 +473,7 @@ func (a *Analyzer) detectNear(src gocv.Mat, box image.Rectangle) (Face, bool) {
 	// Between two frames the face changes size by a few percent at most.
 	// When the eyes were last found on a tilted copy, the upright eye
 	// search is left to refineEyesTilted, which tries that tilt first.
-	found, err := a.detectAround(src, box, 0.75, 1.33, a.eyeTilt == 0)
+	found, err := a.detectAround(src, box, 0.8, 1.25, a.eyeTilt == 0)
 	if err != nil || len(found) != 1 {
 		return Face{}, false
 	}

@@ -244,7 +244,7 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 	}
 	lo, hi := 14, eyeBandWidth/3 // eyes are 15-30 px in the 120 px band
 	if e.hint > 0 {
-		lo, hi = max(lo, int(e.hint*3/4)), min(hi, int(math.Ceil(e.hint*4/3)))
+		lo, hi = max(lo, int(e.hint*0.85)), min(hi, int(math.Ceil(e.hint*1.18)))
 	}
 	var by [2]int
 	narrow := e.hint > 0 && e.havePred
@@ -297,7 +297,7 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 // within about half an eye of where the eye was, with first the cascade
 // that found that eye last time.
 func (e *eyeFinder) findNear(band image.Rectangle, scale float64, lo, hi int, found *[2]*PointF, by *[2]int, consider func([]image.Rectangle, image.Point)) {
-	r := int(e.hint*1.1 + 0.5)
+	r := int(e.hint*0.9 + 0.5)
 	for side, p := range e.pred {
 		c := image.Pt(int((p.X-float64(band.Min.X))*scale), int((p.Y-float64(band.Min.Y))*scale))
 		sub := image.Rect(c.X-r, c.Y-r, c.X+r, c.Y+r).Intersect(image.Rect(0, 0, e.scratch.Cols(), e.scratch.Rows()))
