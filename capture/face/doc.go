@@ -16,6 +16,17 @@
 // instead. An Analyzer holds OpenCV state and scratch images and is not safe
 // for concurrent use; the package starts no goroutines.
 //
+// Still images are analysed thoroughly at full resolution. Live video
+// (Options.TrackEvery) takes the path commercial capture stations take:
+// frames wider than twice Options.AnalysisWidth are analysed at half size
+// (JPEG decoded so by libjpeg's DCT scaling; for decoded frames the
+// sharpness and compression checks still read the face at full
+// resolution), the face and its eyes are followed between frames and
+// searched only near where they were, and the whole frame is searched
+// coarsely every TrackEvery-th frame. Positions are always reported in
+// full-frame pixels, so the kept frame and its crop are at full
+// resolution.
+//
 // AutoCapture picks the best frame of a stable run of passing frames, and
 // Crop and EncodeJPEG produce the ICAO token/full-frontal portrait within a
 // byte budget for the chip's DG2.
