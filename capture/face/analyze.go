@@ -392,6 +392,7 @@ func (a *Analyzer) analyze(src gocv.Mat, W, H int, full *gocv.Mat) (Result, bool
 		// cascade's eye finding is sensitive to a few pixels of it), the
 		// eyes searched over the whole band. This costs a whole-frame
 		// search, on those frames only.
+		hint := a.eyes.hint
 		a.eyes.hint = 0
 		if again, err := a.detect(src, a.gray, a.opts.DetectWidth); err == nil {
 			for _, g := range again {
@@ -407,8 +408,14 @@ func (a *Analyzer) analyze(src gocv.Mat, W, H int, full *gocv.Mat) (Result, bool
 				break
 			}
 		}
+		a.eyes.hint = hint
 	}
-	a.eyes.hint, a.eyeNormOK = 0, false
+	// A frame of the followed face in which an eye was missed keeps the
+	// last positions for the next frame: eyes stay where they were in the
+	// face box from one frame to the next.
+	if !a.tracking() || len(faces) != 1 {
+		a.eyes.hint, a.eyeNormOK = 0, false
+	}
 	if a.tracking() && len(faces) == 1 && faces[0].EyesFound == 2 && faces[0].eyeSize > 0 {
 		// Where the eyes sit in the face box, for the next frame's search.
 		fb := faces[0].Box
