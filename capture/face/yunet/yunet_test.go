@@ -109,8 +109,19 @@ func TestCommittedSetAgreement(t *testing.T) {
 	t.Logf("YuNet: %d/%d agree with expected.csv", agree, len(rows)-1)
 }
 
-func benchmarkYuNet(b *testing.B, w, h int) {
-	a := newAnalyzer(b)
+func benchmarkYuNet(b *testing.B, w, h int) { benchmarkYuNetOpts(b, w, h, face.Options{}) }
+
+func benchmarkYuNetOpts(b *testing.B, w, h int, opts face.Options) {
+	det, err := New(modelPath(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts.Detector = det
+	a, err := face.NewAnalyzer(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
 	src := gocv.IMRead(filepath.Join(facesDir, "grace_hopper_512x512.jpg"), gocv.IMReadColor)
 	defer src.Close()
 	side := h * 9 / 10
@@ -142,6 +153,17 @@ func BenchmarkFaceFrame_640x480_YuNet(b *testing.B) { benchmarkYuNet(b, 640, 480
 
 // BenchmarkFaceFrame_1920x1080_YuNet: decode + YuNet detection + all checks.
 func BenchmarkFaceFrame_1920x1080_YuNet(b *testing.B) { benchmarkYuNet(b, 1920, 1080) }
+
+// BenchmarkFaceFrame_640x480_YuNet_Live: the live path (tracking, whole
+// frame every 5th frame) with YuNet, on a still sitter.
+func BenchmarkFaceFrame_640x480_YuNet_Live(b *testing.B) {
+	benchmarkYuNetOpts(b, 640, 480, face.Options{TrackEvery: 5})
+}
+
+// BenchmarkFaceFrame_1920x1080_YuNet_Live: the same at 1080p.
+func BenchmarkFaceFrame_1920x1080_YuNet_Live(b *testing.B) {
+	benchmarkYuNetOpts(b, 1920, 1080, face.Options{TrackEvery: 5})
+}
 
 // TestSharedAgreement prints verdict agreement with the developer set
 // beside the project, and false positives on its face-free images (the
