@@ -69,14 +69,15 @@ func TestEndToEndFaceAndCardPersonalization(t *testing.T) {
 		Score  int  `json:"score"`
 		Pass   bool `json:"pass"`
 		Bytes  int  `json:"bytes"`
-		Frames int  `json:"frames"`
-		Width  int  `json:"width"`
+		Frames  int  `json:"frames"`
+		Refused int  `json:"refused"`
+		Width   int  `json:"width"`
 	}
 	c.call("session.face.capture", map[string]any{"session": s.ID}, &fr)
 	if !fr.Pass || fr.Bytes == 0 || fr.Width != 480 {
 		t.Fatalf("portrait: %+v", fr)
 	}
-	t.Logf("portrait auto-captured after %d frames (%v): score %d, %d bytes", fr.Frames, time.Since(start).Round(time.Millisecond), fr.Score, fr.Bytes)
+	t.Logf("portrait auto-captured after %d frames (%v, %d refused by the re-check): score %d, %d bytes", fr.Frames, time.Since(start).Round(time.Millisecond), fr.Refused, fr.Score, fr.Bytes)
 
 	// An exception needs a photo of the hand under this policy.
 	if err := c.try("session.finger.except", map[string]any{"session": s.ID, "position": 8, "kind": "amputated", "reason": "since birth"}, nil); err == nil {

@@ -51,15 +51,18 @@ func (o *FaceOptions) defaults() {
 
 // FaceResult is the reply to session.face.capture.
 type FaceResult struct {
-	Session string         `json:"session"`
-	Score   int            `json:"score"`
-	Pass    bool           `json:"pass"`
-	Manual  bool           `json:"manual"` // taken by the officer's override, checks not all passed
-	Reasons []face.Reason  `json:"reasons"`
-	Width   int            `json:"width"`
-	Height  int            `json:"height"`
-	Bytes   int            `json:"bytes"`
-	Frames  int            `json:"frames"` // frames analysed
+	Session string        `json:"session"`
+	Score   int           `json:"score"`
+	Pass    bool          `json:"pass"`
+	Manual  bool          `json:"manual"` // taken by the officer's override, checks not all passed
+	Reasons []face.Reason `json:"reasons"`
+	Width   int           `json:"width"`
+	Height  int           `json:"height"`
+	Bytes   int           `json:"bytes"`
+	Frames  int           `json:"frames"` // frames analysed
+	// Refused counts auto-captures that the thorough re-check of the
+	// frame (face.Analyzer.Confirm) did not confirm.
+	Refused int            `json:"refused"`
 	Summary map[string]any `json:"summary"`
 }
 
@@ -128,7 +131,7 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 	defer sub.Close()
 	ctx, cancel := context.WithTimeout(ctx, fo.Timeout)
 	defer cancel()
-	frames := 0
+	frames, rechecked := 0, 0
 	c.attempt(info.ID, "portrait")
 	var kept face.Captured
 	got := false
@@ -154,6 +157,21 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 				got = true
 			case !manual:
 				kept, got = ac.Offer(fr.Seq, fr.Time, res, fr.Mat)
+				if got {
+					// The live checks track the face between frames; the
+					// frame about to be kept is checked once more the
+					// thorough way (whole-frame search, full resolution).
+					// If that disagrees, the person is watched again.
+					conf, cerr := an.Confirm(kept.Frame)
+					if cerr != nil || !conf.Pass || len(conf.Faces) != 1 {
+						kept.Frame.Close()
+						ac.Reset()
+						got = false
+						rechecked++
+					} else {
+						kept.Result = conf
+					}
+				}
 			}
 		}
 		fr.Release()
@@ -179,7 +197,7 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 		return nil, coded(err)
 	}
 	out := &FaceResult{Session: sid, Score: kept.Result.Score, Pass: kept.Result.Pass, Manual: manual && !kept.Result.Pass,
-		Reasons: kept.Result.Reasons, Width: crop.Cols(), Height: crop.Rows(), Bytes: len(jpg), Frames: frames, Summary: ns.Summary()}
+		Reasons: kept.Result.Reasons, Width: crop.Cols(), Height: crop.Rows(), Bytes: len(jpg), Frames: frames, Refused: rechecked, Summary: ns.Summary()}
 	c.publish("capture.face.result", out)
 	c.publishPreview("preview.portrait", map[string]any{"session": sid, "format": "jpeg", "width": out.Width, "height": out.Height}, jpg)
 	return out, nil
