@@ -66,9 +66,9 @@ func TestEndToEndFaceAndCardPersonalization(t *testing.T) {
 	}
 	start := time.Now()
 	var fr struct {
-		Score  int  `json:"score"`
-		Pass   bool `json:"pass"`
-		Bytes  int  `json:"bytes"`
+		Score   int  `json:"score"`
+		Pass    bool `json:"pass"`
+		Bytes   int  `json:"bytes"`
 		Frames  int  `json:"frames"`
 		Refused int  `json:"refused"`
 		Width   int  `json:"width"`
