@@ -67,6 +67,11 @@ func start(ctx context.Context, rig *simrig.Rig, listen string, feed bool) error
 	if _, err := rig.StartCamera(ctx, portrait, ""); err != nil {
 		return err
 	}
+	// The slap scanner, foot pedal and status light on the virtual HID
+	// transport: the fingers step then offers 4-4-2 slaps.
+	if _, err := rig.StartHID(ctx); err != nil {
+		return err
+	}
 	cfg := simrig.Config{Keys: keys, Uplink: true, Face: true}
 	// The chip card needs the PC/SC daemon; without it (not root, pcscd
 	// missing) the booth runs without the card step.
@@ -96,9 +101,10 @@ Simulated booth running.
   Finger scanner:   %s  (control: %s)
   Camera:           %s
   Chip card:        %s
+  Slap scanner, foot pedal, status light: %s
   Logs and data:    %s
 Ctrl-C stops the station and its simulators.
-`, rig.StationAddr, rig.Token, rig.CentralURL, rig.CentralHTTP, rig.ZFMPort, rig.ZFMControl, rig.CameraURL, cardLine(), rig.Dir)
+`, rig.StationAddr, rig.Token, rig.CentralURL, rig.CentralHTTP, rig.ZFMPort, rig.ZFMControl, rig.CameraURL, cardLine(), rig.HIDDir, rig.Dir)
 	return nil
 }
 
