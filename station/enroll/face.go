@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"sync/atomic"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -80,6 +81,9 @@ type facePreview struct {
 	Instruction string           `json:"instruction,omitempty"`
 	Reasons     []face.Reason    `json:"reasons,omitempty"`
 	Seq         uint64           `json:"seq"`
+	// AnalysedSeq is the camera frame the box and checks were found on:
+	// Seq or an earlier frame (the checks run beside the preview).
+	AnalysedSeq uint64 `json:"analysed_seq"`
 }
 
 func (c *Controller) cmdCaptureFace(ctx context.Context, p json.RawMessage) (any, error) {
@@ -125,12 +129,20 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 	ac := face.NewAutoCapture(fo.AutoCapture)
 	defer ac.Close()
 	// A queue of one: when the checks fall behind the camera, the oldest
-	// frame is dropped and the next analysis takes the newest, so the
-	// preview lags the person by one analysis at most, never by a queue.
+	// frame is dropped and the next analysis takes the newest, so they lag
+	// the person by one analysis at most, never by a queue.
 	sub := cam.Subscribe(1)
 	defer sub.Close()
 	ctx, cancel := context.WithTimeout(ctx, fo.Timeout)
 	defer cancel()
+	// The preview runs beside the checks, at the camera's rate: every
+	// frame goes to the screen as it arrives, with the overlay of the
+	// latest analysed frame (at most one analysis old), so the officer's
+	// view neither stutters nor lags when the checks take longer than a
+	// frame.
+	var latest atomic.Pointer[analysed]
+	stopPreview := c.facePreviewLoop(ctx, cam, sid, &latest)
+	defer stopPreview()
 	frames, rechecked := 0, 0
 	c.attempt(info.ID, "portrait")
 	var kept face.Captured
@@ -150,7 +162,7 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 		res, err := an.Analyze(fr.Mat)
 		frames++
 		if err == nil {
-			c.previewFace(sid, fr, res)
+			latest.Store(snapshot(fr.Seq, res))
 			switch {
 			case manual && len(res.Faces) == 1:
 				kept = face.Captured{Seq: fr.Seq, Time: fr.Time, Result: res, Frame: fr.Mat.Clone()}
@@ -203,8 +215,52 @@ func (c *Controller) CaptureFace(ctx context.Context, sid, deviceID string, manu
 	return out, nil
 }
 
-// previewFace sends the frame, scaled down, with what the checks found.
-func (c *Controller) previewFace(sid string, fr *camera.Frame, res face.Result) {
+// analysed is what the checks found on one frame, for the preview overlay.
+type analysed struct {
+	seq uint64
+	res face.Result
+}
+
+// snapshot copies what the preview shows of res (the analyzer may reuse
+// its slices for the next frame while the preview goroutine reads them).
+func snapshot(seq uint64, res face.Result) *analysed {
+	a := &analysed{seq: seq, res: res}
+	a.res.Components = append([]face.Component(nil), res.Components...)
+	a.res.Reasons = append([]face.Reason(nil), res.Reasons...)
+	a.res.Faces = append([]face.Face(nil), res.Faces...)
+	return a
+}
+
+// facePreviewLoop publishes every camera frame as a preview.face, with the
+// overlay of the latest analysed frame, until the returned stop function
+// is called (it waits for the loop to end).
+func (c *Controller) facePreviewLoop(ctx context.Context, cam *camera.Device, sid string, latest *atomic.Pointer[analysed]) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	psub := cam.Subscribe(1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer psub.Close()
+		for {
+			fr, err := psub.Next(ctx)
+			if err != nil {
+				return
+			}
+			if a := latest.Load(); a != nil { // nothing to overlay before the first analysis
+				c.previewFace(sid, fr, a.res, a.seq)
+			}
+			fr.Release()
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// previewFace sends the frame, scaled down, with what the checks found on
+// frame analysedSeq (this frame or an earlier one).
+func (c *Controller) previewFace(sid string, fr *camera.Frame, res face.Result, analysedSeq uint64) {
 	if c.opts.Bus == nil || c.opts.Bus.Followers() == 0 {
 		return // no screen to show it on: do not encode the frame
 	}
@@ -229,7 +285,7 @@ func (c *Controller) previewFace(sid string, fr *camera.Frame, res face.Result) 
 	data := append([]byte(nil), buf.GetBytes()...)
 	buf.Close()
 	p := facePreview{Session: sid, Format: "jpeg", Width: src.Cols(), Height: src.Rows(), Scale: scale,
-		Checks: res.Components, Pass: res.Pass, Reasons: res.Reasons, Seq: fr.Seq}
+		Checks: res.Components, Pass: res.Pass, Reasons: res.Reasons, Seq: fr.Seq, AnalysedSeq: analysedSeq}
 	if len(res.Faces) > 0 {
 		f := res.Faces[0]
 		b := image.Rect(int(float64(f.Box.Min.X)*scale), int(float64(f.Box.Min.Y)*scale), int(float64(f.Box.Max.X)*scale), int(float64(f.Box.Max.Y)*scale))
