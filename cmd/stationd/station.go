@@ -116,6 +116,11 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()
+		st.tech.KeepCalibration(rctx)
+	}()
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
 		if err := st.counters.Run(rctx); err != nil {
 			log.Warn("technician counters not saved", "err", err)
 		}

@@ -137,8 +137,8 @@ func (t *cam) adjust(ctx context.Context, p *progress, sub *camera.Subscription,
 		adj.Result = Fail
 		msgs = append(msgs, "stopped: "+ctx.Err().Error())
 	}
-	// The camera keeps the settings while it stays open; the driver
-	// applies [device.options] when it opens the camera again.
+	// The camera keeps the settings while it stays open, and
+	// KeepCalibration sets them again whenever it is opened later.
 	var keep []string
 	for _, n := range []camera.Control{camera.CtlExposure, camera.CtlGain, camera.CtlWhiteBalance, camera.CtlFocus} {
 		if ci, ok := c.ctls[n]; ok {
@@ -148,7 +148,7 @@ func (t *cam) adjust(ctx context.Context, p *progress, sub *camera.Subscription,
 	if len(keep) > 0 {
 		adj.Values["options"] = strings.Join(keep, ", ")
 		msgs = append(msgs, "the camera now runs with "+strings.Join(keep, ", ")+
-			" (to keep these after the camera is reconnected or stationd restarts, put them in the camera's [device.options])")
+			" (stationd sets them again when the camera is reconnected or restarted; to make them the configured values, put them in the camera's [device.options])")
 	}
 	adj.Message = strings.Join(msgs, "; ")
 	adj.Advice = strings.Join(advice, "; ")

@@ -105,7 +105,8 @@ func TestCameraCalibrationConverges(t *testing.T) {
 	b := bus.New()
 	defer b.Close()
 	events := b.Subscribe(1024)
-	svc, err := New(Options{Registry: reg, Dir: t.TempDir(), Bus: b})
+	dir := t.TempDir()
+	svc, err := New(Options{Registry: reg, Dir: dir, Bus: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +160,73 @@ func TestCameraCalibrationConverges(t *testing.T) {
 	}
 	if details < 10 {
 		t.Errorf("%d progress events", details)
+	}
+
+	// stationd restarts and the camera comes back from a reconnect with
+	// its power-on (mis-set) values: the saved calibration goes back onto
+	// it when the registry opens it.
+	calibrated := srv.Controls()
+	reg.Close()
+	for name, v := range map[string]float64{"exposure": ctl.Exposure, "gain": ctl.Gain, "white_balance": ctl.WhiteBalance, "focus": ctl.Focus} {
+		if _, err := srv.SetControl(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg2 := devices.NewRegistry(devices.Options{RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	defer reg2.Close()
+	svc2, err := New(Options{Registry: reg2, Dir: dir, Bus: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := func() (stop func()) {
+		kctx, kcancel := context.WithCancel(context.Background())
+		kdone := make(chan struct{})
+		go func() { defer close(kdone); svc2.KeepCalibration(kctx) }()
+		return func() { kcancel(); <-kdone }
+	}
+	stopKeep := keep()
+	defer func() { stopKeep() }()
+	if err := reg2.Open(devices.Config{ID: "cam", Driver: camera.DriverName, Port: srv.URL(), Options: &o}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	for {
+		m, _, err := events.Next(ctx)
+		if err != nil {
+			t.Fatalf("no %s event after the camera came back: %v (simulator at %+v)", EventCalibrationApplied, err, srv.Controls())
+		}
+		if m.Type != EventCalibrationApplied {
+			continue
+		}
+		a := m.Payload.(CalibrationApplied)
+		t.Logf("after the reconnect: %s", a)
+		if len(a.Failed) > 0 {
+			t.Errorf("controls refused: %v", a.Failed)
+		}
+		break
+	}
+	if got := srv.Controls(); got != calibrated {
+		t.Errorf("after the reconnect the camera runs with %+v, calibrated %+v", got, calibrated)
+	}
+
+	// A camera already open when KeepCalibration starts (stationd opens
+	// its devices first) gets its calibration at the start.
+	stopKeep()
+	if _, err := srv.SetControl("focus", ctl.Focus); err != nil {
+		t.Fatal(err)
+	}
+	stopKeep = keep()
+	for {
+		m, _, err := events.Next(ctx)
+		if err != nil {
+			t.Fatalf("no %s event for the camera already open: %v", EventCalibrationApplied, err)
+		}
+		if m.Type == EventCalibrationApplied {
+			break
+		}
+	}
+	if got := srv.Controls(); got != calibrated {
+		t.Errorf("camera already open: runs with %+v, calibrated %+v", got, calibrated)
 	}
 }
 
