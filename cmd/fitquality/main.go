@@ -30,6 +30,10 @@
 // Spearman correlation with the NFIQ 2 scores of a calibration set
 // (calibration.csv in DIR) after fitting, overall and per source family
 // (SFinGe, ink cards). That set is only reported on, never fitted.
+// -ceiling DIR instead fits the model's form to that set's NFIQ 2 scores,
+// in-sample and with each source print held out, and prints the two
+// Spearman correlations: a bound on what any synthetic labels could reach
+// (nothing is written).
 package main
 
 import (
@@ -78,7 +82,12 @@ func main() {
 	l2 := flag.Float64("l2", 1e-3, "L2 penalty on the weights")
 	workers := flag.Int("j", min(2, runtime.NumCPU()), "parallel workers")
 	cache := flag.String("cache", "", "keep the measured impressions in this gob file and reuse it when it exists (for trying model variants)")
+	ceiling := flag.String("ceiling", "", "directory with calibration.csv: only report how far the model's form can agree with NFIQ 2 when fitted to NFIQ 2 itself (in-sample and per held-out source), then exit")
 	flag.Parse()
+	if *ceiling != "" {
+		reportCeiling(*ceiling, *iters, *l2)
+		return
+	}
 
 	samples := loadOrGenerate(*cache, *n, *seed, *perMaster, *inkShare, *workers)
 	for i := range samples {
@@ -365,22 +374,27 @@ func writeCSV(name string, samples []sample) error {
 
 // reportNFIQ2 prints the Spearman correlation of the fitted model's score
 // with NFIQ 2 over the scored fingerprints of a calibration set.
-func reportNFIQ2(m *finger.Model, dir string) {
+// calRow is one print of the NFIQ 2 calibration set, measured.
+type calRow struct {
+	source string
+	nfiq2  float64
+	score  int    // finger.Assess's score with the shipped model
+	s      sample // features; Rej set when our gate rejects the print
+}
+
+// loadCalibration measures the prints of calibration.csv in dir that NFIQ
+// 2 scored (negatives and the prints it refused left out).
+func loadCalibration(dir string) ([]calRow, error) {
 	f, err := os.Open(filepath.Join(dir, "calibration.csv"))
 	if err != nil {
-		log.Printf("nfiq2: %v", err)
-		return
+		return nil, err
 	}
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()
 	if err != nil || len(rows) < 2 {
-		log.Printf("nfiq2: calibration.csv: %v", err)
-		return
+		return nil, fmt.Errorf("calibration.csv: %v", err)
 	}
-	var ours, ref []float64
-	// per source family ("SFinGe" or the ink-card scans), for the report
-	type fam struct{ ours, ref []float64 }
-	fams := map[string]*fam{}
+	var out []calRow
 	for _, r := range rows[1:] {
 		if len(r) < 8 || r[1] == "" || r[7] == "neg" {
 			continue
@@ -391,28 +405,48 @@ func reportNFIQ2(m *finger.Model, dir string) {
 		}
 		img, err := readPNG(filepath.Join(dir, r[0]))
 		if err != nil {
-			log.Printf("nfiq2: %v", err)
-			continue
+			return nil, err
 		}
 		res, err := finger.Assess(img, finger.StandardPPI)
 		if err != nil {
 			continue
 		}
+		c := calRow{source: r[7], nfiq2: q, score: res.Score, s: sample{F: res.Features, Y: q}}
+		c.s.x = finger.Vector(&res.Features)
+		if !res.Fingerprint {
+			c.s.Rej = res.Rejection
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func reportNFIQ2(m *finger.Model, dir string) {
+	cal, err := loadCalibration(dir)
+	if err != nil {
+		log.Printf("nfiq2: %v", err)
+		return
+	}
+	var ours, ref []float64
+	// per source family ("SFinGe" or the ink-card scans), for the report
+	type fam struct{ ours, ref []float64 }
+	fams := map[string]*fam{}
+	for _, c := range cal {
 		s := 0.0
-		if res.Fingerprint {
-			s = m.Predict(finger.Vector(&res.Features))
+		if c.s.Rej == "" {
+			s = m.Predict(c.s.x)
 		}
 		ours = append(ours, s)
-		ref = append(ref, q)
+		ref = append(ref, c.nfiq2)
 		name := "ink card"
-		if strings.HasPrefix(r[7], "SFinGe") {
+		if strings.HasPrefix(c.source, "SFinGe") {
 			name = "SFinGe"
 		}
 		if fams[name] == nil {
 			fams[name] = &fam{}
 		}
 		fams[name].ours = append(fams[name].ours, s)
-		fams[name].ref = append(fams[name].ref, q)
+		fams[name].ref = append(fams[name].ref, c.nfiq2)
 	}
 	log.Printf("NFIQ 2 calibration set: %d prints, Spearman %.3f", len(ours), finger.Spearman(ours, ref))
 	for _, name := range []string{"SFinGe", "ink card"} {
@@ -422,6 +456,61 @@ func reportNFIQ2(m *finger.Model, dir string) {
 		}
 		log.Printf("  %-8s %3d prints: Spearman %.3f, mean score %.1f (NFIQ 2 %.1f)", name, len(f.ours), finger.Spearman(f.ours, f.ref), mean(f.ours), mean(f.ref))
 	}
+}
+
+// reportCeiling fits the model's form (the same features, the same
+// logistic) to NFIQ 2's own scores of the calibration set, as a bound on
+// what any labels could teach it: in-sample, and with each source print
+// (all its variants) held out in turn, fitted on the others. Nothing it
+// fits is written anywhere.
+func reportCeiling(dir string, iters int, l2 float64) {
+	cal, err := loadCalibration(dir)
+	if err != nil {
+		log.Fatalf("ceiling: %v", err)
+	}
+	in, held, sources := ceiling(cal, iters, l2)
+	log.Printf("ceiling: the model's form fitted to NFIQ 2 itself on %d prints of %d sources: Spearman %.3f in-sample, %.3f with each source held out",
+		len(cal), sources, in, held)
+}
+
+// ceiling returns the Spearman correlations of reportCeiling.
+func ceiling(cal []calRow, iters int, l2 float64) (inSample, heldOut float64, nSources int) {
+	predict := func(m *finger.Model, c calRow) float64 {
+		if c.s.Rej != "" {
+			return 0
+		}
+		return m.Predict(c.s.x)
+	}
+	var all []sample
+	sources := map[string]bool{}
+	for _, c := range cal {
+		sources[c.source] = true
+		if c.s.Rej == "" {
+			all = append(all, c.s)
+		}
+	}
+	m := fit(all, iters, l2)
+	var in, held, ref []float64
+	for _, c := range cal {
+		in = append(in, predict(&m, c))
+		ref = append(ref, c.nfiq2)
+	}
+	held = make([]float64, len(cal))
+	for src := range sources {
+		var train []sample
+		for _, c := range cal {
+			if c.source != src && c.s.Rej == "" {
+				train = append(train, c.s)
+			}
+		}
+		ms := fit(train, iters, l2)
+		for i, c := range cal {
+			if c.source == src {
+				held[i] = predict(&ms, c)
+			}
+		}
+	}
+	return finger.Spearman(in, ref), finger.Spearman(held, ref), len(sources)
 }
 
 func mean(v []float64) float64 {
