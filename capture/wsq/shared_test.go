@@ -31,19 +31,7 @@ func TestSharedPrints(t *testing.T) {
 		t.Skipf("no calibration prints at %s (the shared folder is not on this machine)", sharedPrints)
 	}
 	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := png.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		img, ok := im.(*image.Gray)
-		if !ok {
-			t.Fatalf("%s: %T, want 8-bit grey", name, im)
-		}
+		img := readGrayPNG(t, name)
 		orig, err := finger.Assess(img, 500)
 		if err != nil {
 			t.Fatal(err)
@@ -83,19 +71,7 @@ func TestSharedInkPrintsMSE(t *testing.T) {
 		t.Skipf("no ink-card prints at %s (the shared folder is not on this machine)", sharedPrints)
 	}
 	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := png.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		img, ok := im.(*image.Gray)
-		if !ok {
-			t.Fatalf("%s: %T, want 8-bit grey", name, im)
-		}
+		img := readGrayPNG(t, name)
 		base := filepath.Base(name)
 		for _, rate := range []float64{ratio12Rate, 0.75, 2.25} {
 			mse := trip(t, img, EncodeMSE, rate)
@@ -115,4 +91,23 @@ func TestSharedInkPrintsMSE(t *testing.T) {
 		plain := trip(t, img, Encode, 0.75)
 		t.Logf("%s: Encode (FBI, 0.75 as a distortion setting) ratio %.2f %.2f dB", base, plain.ratio, plain.psnr)
 	}
+}
+
+// readGrayPNG reads an 8-bit grey PNG, failing the test otherwise.
+func readGrayPNG(t *testing.T, name string) *image.Gray {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	im, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	img, ok := im.(*image.Gray)
+	if !ok {
+		t.Fatalf("%s: %T, want 8-bit grey", name, im)
+	}
+	return img
 }
