@@ -15,6 +15,7 @@ import (
 	"github.com/openenroll/stationd/devices"
 	"github.com/openenroll/stationd/devices/smartcard/emrtd"
 	"github.com/openenroll/stationd/devices/smartcard/lds"
+	"github.com/openenroll/stationd/internal/memtrim"
 	"github.com/openenroll/stationd/station/api"
 	"github.com/openenroll/stationd/station/bus"
 	"github.com/openenroll/stationd/station/config"
@@ -117,6 +118,11 @@ func startStation(ctx context.Context, cfg *config.Config, reg *devices.Registry
 	go func() {
 		defer st.wg.Done()
 		st.tech.KeepCalibration(rctx)
+	}()
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		memtrim.Run(rctx, time.Minute, log.With("part", "memory"))
 	}()
 	st.wg.Add(1)
 	go func() {
