@@ -1,14 +1,11 @@
 package camera_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"image"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -59,19 +56,12 @@ func startSimProcess(t testing.TB, script string, fps float64, w, h int) (string
 		t.Fatal(err)
 	}
 	simBinOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
 		simBinDir, simBinErr = os.MkdirTemp("", "camsimd")
 		if simBinErr != nil {
 			return
 		}
 		simBin = filepath.Join(simBinDir, "camsimd")
-		out, err := exec.Command(goBin, "build", "-o", simBin, "../../firmware-sim/camera/internal/camsimd").CombinedOutput()
-		if err != nil {
-			simBinErr = fmt.Errorf("building the simulator: %v\n%s", err, out)
-		}
+		simBinErr = camsim.BuildDaemon("../..", simBin)
 	})
 	if simBinErr != nil {
 		t.Fatal(simBinErr)
@@ -81,24 +71,12 @@ func startSimProcess(t testing.TB, script string, fps float64, w, h int) (string
 	if err := os.WriteFile(sf, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(simBin, "-size", fmt.Sprintf("%dx%d", w, h), "-fps", fmt.Sprint(fps),
+	url, stop, err := camsim.StartDaemon(simBin, "-size", fmt.Sprintf("%dx%d", w, h), "-fps", fmt.Sprint(fps),
 		"-portrait", portrait, "-script", sf)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "stream: ")
-	if err != nil || !ok {
-		t.Fatalf("simulator said %q, %v", line, err)
-	}
+	t.Cleanup(stop)
 	return url, steps
 }
 

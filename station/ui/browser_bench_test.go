@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -11,11 +10,8 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -120,35 +116,19 @@ func BenchmarkPreviewInChromium(b *testing.B) {
 // pid when the benchmark ends.
 func startCamsimd(b *testing.B, fps float64) string {
 	bin := filepath.Join(b.TempDir(), "camsimd")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if out, err := exec.Command(goBin, "build", "-o", bin, "../../firmware-sim/camera/internal/camsimd").CombinedOutput(); err != nil {
-		b.Fatalf("building the simulated camera: %v\n%s", err, out)
+	if err := camsim.BuildDaemon("../..", bin); err != nil {
+		b.Fatal(err)
 	}
 	script := filepath.Join(b.TempDir(), "seated")
 	if err := os.WriteFile(script, []byte("sit 0.3s\nhold 1h\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-size", "640x480", "-fps", fmt.Sprint(fps), "-stamp",
+	url, stop, err := camsim.StartDaemon(bin, "-size", "640x480", "-fps", fmt.Sprint(fps), "-stamp",
 		"-portrait", "../../testdata/faces/grace_hopper_512x512.jpg", "-script", script)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "stream: ")
-	if err != nil || !ok {
-		b.Fatalf("simulated camera said %q, %v", line, err)
-	}
+	b.Cleanup(stop)
 	return url
 }
 
