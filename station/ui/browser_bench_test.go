@@ -32,6 +32,19 @@ import (
 	"github.com/openenroll/stationd/station/ui/uitest"
 )
 
+// startEnrollment opens the UI at base, logs in with the token and starts
+// an enrollment: the page then shows the portrait step.
+func startEnrollment(base string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#login-token")),
+		chromedp.SendKeys(chromedp.CSS("#login-token"), token+kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("#operator")),
+		chromedp.SendKeys(chromedp.CSS("#operator"), "officer-1"),
+		chromedp.SendKeys(chromedp.CSS("#applicant"), "APP-BENCH"+kb.Enter),
+	)
+}
+
 // BenchmarkPreviewInChromium: a camera's previews published at 30 fps
 // (640×480 JPEG, as station/enroll sends them) are shown by the operator
 // UI in headless Chromium, on the portrait step. It reports the frames
@@ -42,12 +55,7 @@ func BenchmarkPreviewInChromium(b *testing.B) {
 	be := newBackend(b)
 	ctx := uitest.Browser(b)
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(be.hs.URL+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#login-token")),
-		chromedp.SendKeys(chromedp.CSS("#login-token"), token+kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS("#operator")),
-		chromedp.SendKeys(chromedp.CSS("#operator"), "officer-1"),
-		chromedp.SendKeys(chromedp.CSS("#applicant"), "APP-BENCH"+kb.Enter),
+		startEnrollment(be.hs.URL),
 		chromedp.WaitVisible(chromedp.CSS("#face-img")),
 	)
 	if err != nil {
@@ -362,12 +370,7 @@ func BenchmarkCameraToChromium(b *testing.B) {
 	booth := newCameraBooth(b, 30)
 	ctx := uitest.Browser(b)
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(booth.hs.URL+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#login-token")),
-		chromedp.SendKeys(chromedp.CSS("#login-token"), token+kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS("#operator")),
-		chromedp.SendKeys(chromedp.CSS("#operator"), "officer-1"),
-		chromedp.SendKeys(chromedp.CSS("#applicant"), "APP-BENCH"+kb.Enter),
+		startEnrollment(booth.hs.URL),
 		chromedp.WaitVisible(chromedp.CSS("#face-capture")),
 		chromedp.Evaluate[chromedp.Void](stampReaderJS),
 		chromedp.Click(chromedp.CSS("#face-capture")),
