@@ -19,7 +19,7 @@ type EventType string
 // device messages, so they are part of the protocol: do not rename.
 const (
 	EventAdded   EventType = "device.added"   // the device was opened (first time or after returning)
-	EventRemoved EventType = "device.removed" // the device went away or the registry closed it
+	EventRemoved EventType = "device.removed" // the device went away or the registry closed it; a configured device is closed before this is sent
 	EventState   EventType = "device.state"   // the state or its detail changed while present
 )
 
@@ -253,11 +253,17 @@ func (r *Registry) detachLost(e *entry, gen uint64) {
 	e.dev = nil
 	e.state, e.since = StateAbsent, time.Now()
 	e.gen++ // later reports from the old device are ignored
-	r.publishLocked(EventRemoved, e)
 	r.mu.Unlock()
+	// Close before announcing: whoever acts on "removed" (a test, the UI, a
+	// technician re-plugging) finds the port already released.
 	if err := dev.Close(); err != nil {
 		r.log.Warn("closing lost device", "device", e.info.ID, "err", err)
 	}
+	r.mu.Lock()
+	if !r.closed {
+		r.publishLocked(EventRemoved, e)
+	}
+	r.mu.Unlock()
 }
 
 // Attach adds a device found by discovery (a PC/SC reader, a HID device)

@@ -61,6 +61,14 @@ func setPresent(port string, on bool) {
 	}
 }
 
+var portSeq atomic.Int64
+
+// uniquePort names a port no earlier run in this process has used, so that
+// -count=N starts each run with the port unplugged.
+func uniquePort(t *testing.T) string {
+	return fmt.Sprintf("%s#%d", t.Name(), portSeq.Add(1))
+}
+
 func fastRegistry() *Registry {
 	return NewRegistry(Options{RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, OpenTimeout: time.Second})
 }
@@ -86,7 +94,7 @@ func TestAddedRemovedReadded(t *testing.T) {
 	r := fastRegistry()
 	defer r.Close()
 	sub := r.Subscribe(0)
-	port := t.Name()
+	port := uniquePort(t)
 	if err := r.Open(Config{ID: "pedal", Driver: "plug", Port: port}); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +182,7 @@ func TestManySubscribersOneStalled(t *testing.T) {
 		}()
 	}
 	for i := range devices {
-		port := fmt.Sprintf("%s-%d", t.Name(), i)
+		port := fmt.Sprintf("%s-%d", uniquePort(t), i)
 		setPresent(port, true)
 		if err := r.Open(Config{ID: fmt.Sprintf("d%d", i), Driver: "plug", Port: port}); err != nil {
 			t.Fatal(err)
@@ -215,7 +223,7 @@ func TestManySubscribersOneStalled(t *testing.T) {
 
 func TestCloseClosesDevicesAndWakesSubscribers(t *testing.T) {
 	r := fastRegistry()
-	port := t.Name()
+	port := uniquePort(t)
 	setPresent(port, true)
 	sub := r.Subscribe(0)
 	if err := r.Open(Config{ID: "a", Driver: "plug", Port: port}); err != nil {
