@@ -161,7 +161,7 @@ func (a *Analyzer) Thresholds() Thresholds { return a.opts.Thresholds }
 // searched whole, as the first frame of a sequence is.
 func (a *Analyzer) ResetTracking() {
 	a.last, a.lastSize, a.sinceFull, a.noFace = image.Rectangle{}, image.Point{}, 0, 0
-	a.eyes.hint, a.eyeTilt, a.eyeNormOK = 0, 0, false
+	a.eyes.hint, a.eyeTilt, a.eyeNormOK, a.eyes.tmplOK = 0, 0, false, false
 }
 
 // minMeasureFaceWidth is the narrowest face, in analysis-image pixels,
@@ -235,15 +235,16 @@ type trackState struct {
 	hint, eyeTilt    float64
 	eyeNorm          [2]PointF
 	eyeNormOK        bool
+	tmplOK           bool
 }
 
 func (a *Analyzer) saveTracking() trackState {
-	return trackState{last: a.last, lastSize: image.Rectangle{Max: a.lastSize}, sinceFull: a.sinceFull, noFac: a.noFace, hint: a.eyes.hint, eyeTilt: a.eyeTilt, eyeNorm: a.eyeNorm, eyeNormOK: a.eyeNormOK}
+	return trackState{last: a.last, lastSize: image.Rectangle{Max: a.lastSize}, sinceFull: a.sinceFull, noFac: a.noFace, hint: a.eyes.hint, eyeTilt: a.eyeTilt, eyeNorm: a.eyeNorm, eyeNormOK: a.eyeNormOK, tmplOK: a.eyes.tmplOK}
 }
 
 func (a *Analyzer) restoreTracking(s trackState) {
 	a.last, a.lastSize, a.sinceFull, a.noFace, a.eyes.hint, a.eyeTilt = s.last, s.lastSize.Max, s.sinceFull, s.noFac, s.hint, s.eyeTilt
-	a.eyeNorm, a.eyeNormOK = s.eyeNorm, s.eyeNormOK
+	a.eyeNorm, a.eyeNormOK, a.eyes.tmplOK = s.eyeNorm, s.eyeNormOK, s.tmplOK
 }
 
 // factorFor returns the reduction (1, 2 or 4, at most maxF) of a w×h
@@ -350,6 +351,7 @@ func (a *Analyzer) analyze(src gocv.Mat, W, H int, full *gocv.Mat) (Result, bool
 		return image.Rect(int(float64(r.Min.X)/sx), int(float64(r.Min.Y)/sy), int(math.Ceil(float64(r.Max.X)/sx)), int(math.Ceil(float64(r.Max.Y)/sy)))
 	}
 	gocv.CvtColor(src, &a.gray, gocv.ColorBGRToGray)
+	a.eyes.live = a.tracking()
 
 	var faces []Face
 	var err error
@@ -414,7 +416,7 @@ func (a *Analyzer) analyze(src gocv.Mat, W, H int, full *gocv.Mat) (Result, bool
 	// last positions for the next frame: eyes stay where they were in the
 	// face box from one frame to the next.
 	if !a.tracking() || len(faces) != 1 {
-		a.eyes.hint, a.eyeNormOK = 0, false
+		a.eyes.hint, a.eyeNormOK, a.eyes.tmplOK = 0, false, false
 	}
 	if a.tracking() && len(faces) == 1 && faces[0].EyesFound == 2 && faces[0].eyeSize > 0 {
 		// Where the eyes sit in the face box, for the next frame's search.

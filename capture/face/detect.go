@@ -19,8 +19,10 @@ type Face struct {
 	Box   image.Rectangle // face box as the detector gives it
 	Score float64         // detector confidence, 0-1 (cascades: 1)
 	// Eyes are the centres of the subject's right eye (on the image's left)
-	// and left eye. EyesFound counts the eyes an eye detector saw (0-2);
-	// when it is below 2 the missing positions are estimated from the box.
+	// and left eye. EyesFound counts the eyes seen open (0-2): found by
+	// the eye cascades or, on the live path, matched to the patch of an
+	// eye they found open in an earlier frame of the same face. When it is
+	// below 2 the missing positions are estimated from the box.
 	Eyes      [2]PointF
 	EyesFound int
 	// Nose and mouth corners, when the detector gives landmarks (YuNet).
@@ -160,6 +162,15 @@ type eyeFinder struct {
 	havePred bool
 	lastBy   [2]int // which cascade found each eye when both were last found
 	upright  bool   // the search is on the upright frame (not a tilted copy)
+	// Live video: each eye's patch from the last upright frame in which the
+	// cascades found both (band pixels, centred on the iris). When a
+	// cascade then misses one eye, the patch is looked for around where
+	// that eye is expected; see track.
+	live   bool // on the live path (set per frame by the Analyzer)
+	tmpl   [2]gocv.Mat
+	tmplOK bool
+	match  gocv.Mat
+	noMask gocv.Mat
 }
 
 func newEyeFinder(path string) (*eyeFinder, error) {
@@ -169,7 +180,10 @@ func newEyeFinder(path string) (*eyeFinder, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("eye cascade %s: %w (install Debian's opencv-data package)", path, err)
 	}
-	e := &eyeFinder{scratch: gocv.NewMat()}
+	e := &eyeFinder{scratch: gocv.NewMat(), match: gocv.NewMat(), noMask: gocv.NewMat()}
+	for i := range e.tmpl {
+		e.tmpl[i] = gocv.NewMat()
+	}
 	for i, p := range []string{path, secondEyeCascade} {
 		cc := gocv.NewCascadeClassifier()
 		if !cc.Load(p) {
@@ -187,6 +201,11 @@ func newEyeFinder(path string) (*eyeFinder, error) {
 
 func (e *eyeFinder) Close() {
 	e.scratch.Close()
+	e.match.Close()
+	e.noMask.Close()
+	for i := range e.tmpl {
+		e.tmpl[i].Close()
+	}
 	for i := range e.cc {
 		e.cc[i].Close()
 	}
@@ -249,7 +268,7 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 	var by [2]int
 	narrow := e.hint > 0 && e.havePred
 	if narrow {
-		e.findNear(band, scale, lo, hi, &found, &by, consider)
+		e.findNear(band, scale, lo, hi, &found, &by, &sizes, consider)
 		if found[0] == nil && found[1] == nil && e.upright {
 			// Neither eye where it was: search the whole band before
 			// reporting closed eyes.
@@ -271,7 +290,24 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 		}
 	}
 	if found[0] != nil && found[1] != nil {
-		e.lastBy = by
+		for side, k := range by {
+			if k != trackedBy {
+				e.lastBy[side] = k
+			}
+		}
+	}
+	// Live path: an eye the narrow search did not find, looked for as its
+	// patch from an earlier frame (the whole-band search may have found it
+	// since).
+	if e.canTrack() {
+		for side := range found {
+			if found[side] == nil {
+				if p, ok := e.track(side, band, scale); ok {
+					found[side], by[side] = &p, trackedBy
+					sizes[side] = e.hint
+				}
+			}
+		}
 	}
 	for _, p := range found {
 		if p != nil {
@@ -281,6 +317,11 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 	f.eyeSize = 0
 	if f.EyesFound == 2 {
 		f.eyeSize = (sizes[0] + sizes[1]) / 2
+		if e.upright && e.live && by[0] != trackedBy && by[1] != trackedBy {
+			// Patches are taken only from eyes both cascades' boxes place,
+			// never from tracked ones: tracking cannot drift.
+			e.keepTemplates(found, band, scale, f.eyeSize)
+		}
 	}
 	// The iris centres found here are steadier than a detector's eye
 	// landmarks (YuNet's read a 12° tilt as about 6°): use them when both
@@ -292,11 +333,80 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 	}
 }
 
+// trackedBy marks, in eyeFinder's per-side "by", an eye found by tracking
+// its patch rather than by a cascade.
+const trackedBy = -1
+
+// canTrack: the live path on the upright frame, with both eyes' patches
+// from an earlier frame of this face and their expected positions.
+func (e *eyeFinder) canTrack() bool {
+	return e.live && e.upright && e.tmplOK && e.havePred && e.hint > 0
+}
+
+// minTrackScore is the least normalised correlation at which an eye's
+// patch from an earlier frame counts as found again. On the simulated
+// sitter with sensor noise (TestTrackedEyesBlink) open eyes matched their
+// patches at 0.90-1.00 and closed ones at 0.45-0.65.
+const minTrackScore = 0.8
+
+// keepTemplates copies each eye's patch (side about the eye box's, centred
+// on the iris) out of the band image for the next frames' tracking.
+func (e *eyeFinder) keepTemplates(found [2]*PointF, band image.Rectangle, scale, size float64) {
+	half := int(size*0.5 + 0.5)
+	bounds := image.Rect(0, 0, e.scratch.Cols(), e.scratch.Rows())
+	e.tmplOK = false
+	for side, p := range found {
+		c := image.Pt(int((p.X-float64(band.Min.X))*scale+0.5), int((p.Y-float64(band.Min.Y))*scale+0.5))
+		r := image.Rect(c.X-half, c.Y-half, c.X+half, c.Y+half)
+		if half < 4 || !r.In(bounds) {
+			return
+		}
+		reg := e.scratch.Region(r)
+		reg.CopyTo(&e.tmpl[side])
+		reg.Close()
+	}
+	e.tmplOK = true
+}
+
+// track looks for the given eye's patch from an earlier frame around
+// where the eye is expected (e.pred), by normalised cross-correlation on
+// the band image; it gives the eye's centre in frame pixels. It is how the
+// live path places an eye the cascades missed in this frame (a glint, the
+// sensor's noise, a few degrees of roll): the position is then measured,
+// not guessed, and the roll is known without searching tilted copies. The
+// patch is an eye the cascades saw open, and a closing lid changes it far
+// beyond minTrackScore (TestTrackedEyesBlink), so a tracked eye counts as
+// seen open (Face.EyesFound).
+func (e *eyeFinder) track(side int, band image.Rectangle, scale float64) (PointF, bool) {
+	t := e.tmpl[side]
+	tw, th := t.Cols(), t.Rows()
+	p := e.pred[side]
+	c := image.Pt(int((p.X-float64(band.Min.X))*scale+0.5), int((p.Y-float64(band.Min.Y))*scale+0.5))
+	// Within about half an eye of where it was, as the cascade's narrow
+	// search looks.
+	r := int(e.hint*0.5+0.5) + tw/2
+	win := image.Rect(c.X-r, c.Y-r, c.X+r+1, c.Y+r+1).Intersect(image.Rect(0, 0, e.scratch.Cols(), e.scratch.Rows()))
+	if win.Dx() <= tw || win.Dy() <= th {
+		return PointF{}, false
+	}
+	reg := e.scratch.Region(win)
+	gocv.MatchTemplate(reg, t, &e.match, gocv.TmCcoeffNormed, e.noMask)
+	reg.Close()
+	_, best, _, at := gocv.MinMaxLoc(e.match)
+	if best < minTrackScore {
+		return PointF{}, false
+	}
+	return PointF{
+		X: float64(band.Min.X) + (float64(win.Min.X+at.X)+float64(tw)/2)/scale,
+		Y: float64(band.Min.Y) + (float64(win.Min.Y+at.Y)+float64(th)/2)/scale,
+	}, true
+}
+
 // findNear searches, for each eye still missing, a square of 2.2 eye sizes
 // around where it is expected (e.pred): the windows whose centres lie
 // within about half an eye of where the eye was, with first the cascade
 // that found that eye last time.
-func (e *eyeFinder) findNear(band image.Rectangle, scale float64, lo, hi int, found *[2]*PointF, by *[2]int, consider func([]image.Rectangle, image.Point)) {
+func (e *eyeFinder) findNear(band image.Rectangle, scale float64, lo, hi int, found *[2]*PointF, by *[2]int, sizes *[2]float64, consider func([]image.Rectangle, image.Point)) {
 	r := int(e.hint*0.9 + 0.5)
 	for side, p := range e.pred {
 		c := image.Pt(int((p.X-float64(band.Min.X))*scale), int((p.Y-float64(band.Min.Y))*scale))
@@ -307,6 +417,14 @@ func (e *eyeFinder) findNear(band image.Rectangle, scale float64, lo, hi int, fo
 		for j := range e.cc {
 			if (*found)[side] != nil {
 				break
+			}
+			if j == 1 && e.canTrack() {
+				// Before the second cascade: the eye's own patch.
+				if p, ok := e.track(side, band, scale); ok {
+					(*found)[side], (*by)[side] = &p, trackedBy
+					(*sizes)[side] = e.hint
+					break
+				}
 			}
 			k := (e.lastBy[side] + j) % len(e.cc)
 			reg := e.scratch.Region(sub)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	camsim "github.com/openenroll/stationd/firmware-sim/camera"
 )
 
 // onCanvas draws an image, scaled up to fill a 1280x720 frame's height as
@@ -271,4 +273,96 @@ func TestAutoCaptureJPEGLive(t *testing.T) {
 	if my, want := (e[0].Y+e[1].Y)/2, FullFrontal.EyeY*float64(FullFrontal.Height); math.Abs(my-want) > 0.06*float64(FullFrontal.Height) {
 		t.Errorf("crop of the kept frame: eye line at %.1f px, want about %.1f", my, want)
 	}
+}
+
+// TestTrackedEyesBlink: on the live path an eye the cascades miss may be
+// found again by its patch from an earlier frame, and then counts as seen
+// open. That must not hide a blink: the camera simulator's sitter, with
+// sensor noise, holds still with her eyes open, closes them for six
+// frames, and opens them again, twice. Every closed frame must fail
+// eyes_open, and the open ones must pass it (a Haar cascade misses an eye
+// now and then: at most one open frame in ten may).
+func TestTrackedEyesBlink(t *testing.T) {
+	p, err := camsim.LoadPerson(filepath.Join(testdataDir, "grace_hopper_512x512.jpg"), camsim.DefaultEyes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := camsim.NewRenderer(640, 480, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewAnalyzer(Options{TrackEvery: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var open, openMissed, closed, tracked int
+	for i := range 2 * 40 {
+		shut := i%40 >= 25 && i%40 < 31
+		jpg, err := r.Frame(camsim.State{Present: true, Gain: 1, Noise: 3, Closed: shut})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := a.AnalyzeBytes(jpg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Faces) != 1 {
+			t.Fatalf("frame %d: %d faces", i, len(res.Faces))
+		}
+		var c Component
+		for _, c = range res.Components {
+			if c.ID == "eyes_open" {
+				break
+			}
+		}
+		if c.ID != "eyes_open" {
+			t.Fatalf("frame %d: no eyes_open component", i)
+		}
+		if a.eyes.tmplOK {
+			tracked++
+		}
+		switch {
+		case shut:
+			closed++
+			if c.Pass {
+				t.Errorf("frame %d: eyes closed, but eyes_open passes (%v eyes seen open)", i, c.Raw)
+			}
+		default:
+			open++
+			if !c.Pass {
+				openMissed++
+			}
+		}
+	}
+	t.Logf("%d open frames (%d judged closed), %d closed frames; eye patches held in %d frames", open, openMissed, closed, tracked)
+	if openMissed*10 > open {
+		t.Errorf("%d of %d open-eyed frames judged closed", openMissed, open)
+	}
+	if tracked < open/2 {
+		t.Errorf("eye patches held in only %d frames: tracking is not exercised", tracked)
+	}
+}
+
+// TestLivePathMovingAgrees: on the moving sitter of the benchmarks (sway,
+// bob, lean, fresh sensor noise in every frame), the live path, frame
+// after frame with its tracking, gives the still path's verdict and its
+// components within tolerance on each frame.
+func TestLivePathMovingAgrees(t *testing.T) {
+	ref := newTestAnalyzer(t)
+	live, err := NewAnalyzer(Options{TrackEvery: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	g := agreement{t: t}
+	for i, jpg := range liveSequence(t, 640, 480, seqFrames) {
+		want, err1 := ref.AnalyzeBytes(jpg)
+		got, err2 := live.AnalyzeBytes(jpg)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("frame %d: %v %v", i, err1, err2)
+		}
+		g.add(fmt.Sprintf("frame %d", i), want, got, nil)
+	}
+	g.check("live path on the moving sitter")
 }
