@@ -79,13 +79,19 @@ var jpegHalfTolerance = map[string]struct{ abs, rel float64 }{
 type agreement struct {
 	t                        *testing.T
 	frames, verdicts, n, inT int
+	// onlyLogVerdicts: a different verdict is logged, not an error (the
+	// caller judges verdicts against the scene's ground truth instead).
+	onlyLogVerdicts bool
 }
 
 func (g *agreement) add(name string, ref, got Result, extra map[string]struct{ abs, rel float64 }) {
 	g.frames++
-	if ref.Pass == got.Pass {
+	switch {
+	case ref.Pass == got.Pass:
 		g.verdicts++
-	} else {
+	case g.onlyLogVerdicts:
+		g.t.Logf("%s: pass %v %v, reference %v %v", name, got.Pass, reasonCodes(got), ref.Pass, reasonCodes(ref))
+	default:
 		g.t.Errorf("%s: pass %v %v, reference %v %v", name, got.Pass, reasonCodes(got), ref.Pass, reasonCodes(ref))
 	}
 	if len(ref.Faces) != len(got.Faces) {
@@ -346,8 +352,12 @@ func TestTrackedEyesBlink(t *testing.T) {
 
 // TestLivePathMovingAgrees: on the moving sitter of the benchmarks (sway,
 // bob, lean, fresh sensor noise in every frame), the live path, frame
-// after frame with its tracking, gives the still path's verdict and its
-// components within tolerance on each frame.
+// after frame with its tracking, gives the still path's components within
+// tolerance. The sitter is compliant in every frame (eyes open, facing the
+// camera), so verdicts are judged against that truth: the live path must
+// pass at least 95% of the frames and no fewer than the still path. (The
+// still path, with no earlier frame to go by, now and then misses both
+// eyes in the noise and calls them closed.)
 func TestLivePathMovingAgrees(t *testing.T) {
 	ref := newTestAnalyzer(t)
 	live, err := NewAnalyzer(Options{TrackEvery: 5})
@@ -355,7 +365,8 @@ func TestLivePathMovingAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Close()
-	g := agreement{t: t}
+	g := agreement{t: t, onlyLogVerdicts: true}
+	var refPass, livePass int
 	for i, jpg := range liveSequence(t, 640, 480, seqFrames) {
 		want, err1 := ref.AnalyzeBytes(jpg)
 		got, err2 := live.AnalyzeBytes(jpg)
@@ -363,6 +374,16 @@ func TestLivePathMovingAgrees(t *testing.T) {
 			t.Fatalf("frame %d: %v %v", i, err1, err2)
 		}
 		g.add(fmt.Sprintf("frame %d", i), want, got, nil)
+		if want.Pass {
+			refPass++
+		}
+		if got.Pass {
+			livePass++
+		}
 	}
 	g.check("live path on the moving sitter")
+	t.Logf("compliant sitter passed on %d of %d frames by the live path, %d by the still path", livePass, seqFrames, refPass)
+	if livePass*100 < seqFrames*95 || livePass < refPass {
+		t.Errorf("live path passed the compliant sitter on %d of %d frames (still path %d)", livePass, seqFrames, refPass)
+	}
 }
