@@ -22,7 +22,9 @@
 // (JPEG decoded so by libjpeg's DCT scaling; for decoded frames the
 // sharpness and compression checks still read the face at full
 // resolution), the face and its eyes are followed between frames and
-// searched only near where they were, and the whole frame is searched
+// searched only near where they were (an eye the cascades miss is found
+// again by its patch from the last frame in which they found both, which
+// a closing lid no longer matches), and the whole frame is searched
 // coarsely every TrackEvery-th frame. Positions are always reported in
 // full-frame pixels, so the kept frame and its crop are at full
 // resolution.
