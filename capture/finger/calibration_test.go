@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -37,6 +38,10 @@ func TestCalibrationNFIQ2(t *testing.T) {
 		}
 	}
 	var ours, ref []float64
+	// By kind of source: SFinGe's synthetic prints and the scanned ink
+	// cards (the README lists them).
+	type pair struct{ ours, ref []float64 }
+	byKind := map[string]*pair{"SFinGe synthetic": {}, "scanned ink": {}}
 	negatives, refusedByNFIQ2, rejectedPrints := 0, 0, 0
 	for i, r := range rows[1:] {
 		name := r[col["file"]]
@@ -77,6 +82,11 @@ func TestCalibrationNFIQ2(t *testing.T) {
 		}
 		ours = append(ours, float64(res.Score))
 		ref = append(ref, q)
+		kind := byKind["scanned ink"]
+		if strings.HasPrefix(r[col["source"]], "SFinGe") {
+			kind = byKind["SFinGe synthetic"]
+		}
+		kind.ours, kind.ref = append(kind.ours, float64(res.Score)), append(kind.ref, q)
 	}
 	if negatives == 0 {
 		t.Error("no negatives in the calibration set")
@@ -85,6 +95,16 @@ func TestCalibrationNFIQ2(t *testing.T) {
 	t.Logf("NFIQ 2 calibration set: %d scored prints, Spearman rank correlation %.3f (goal >= 0.85); "+
 		"%d negatives all checked; %d prints NFIQ 2 refused; %d prints our gate rejected (scored 0)",
 		len(ours), rho, negatives, refusedByNFIQ2, rejectedPrints)
+	// NFIQ 2 hardly moves over SFinGe's degraded variants (dry_0.50 and
+	// noise_50 score about as high as the originals), so within them no
+	// score that falls with the degradation ranks as NFIQ 2 does; on the
+	// scanned prints the agreement is what a user of real prints sees.
+	for _, k := range []string{"scanned ink", "SFinGe synthetic"} {
+		p := byKind[k]
+		if len(p.ours) > 2 {
+			t.Logf("  within %s prints: %d, Spearman %.3f", k, len(p.ours), Spearman(p.ours, p.ref))
+		}
+	}
 	// A floor, not the goal: the score must clearly follow NFIQ 2.
 	if !raceEnabled && rho < 0.5 {
 		t.Errorf("Spearman %.3f with NFIQ 2: the score no longer tracks NFIQ 2", rho)
