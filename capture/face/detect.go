@@ -364,8 +364,38 @@ func (e *eyeFinder) keepTemplates(found [2]*PointF, band image.Rectangle, scale,
 		reg := e.scratch.Region(r)
 		reg.CopyTo(&e.tmpl[side])
 		reg.Close()
+		if patchSpread(e.tmpl[side]) < minTemplateSpread {
+			// A flat patch correlates with any flat skin: no tracking.
+			return
+		}
 	}
 	e.tmplOK = true
+}
+
+// minTemplateSpread is the least standard deviation, in grey levels, of an
+// eye patch kept for tracking; an open eye (iris, white, lids) has several
+// times that.
+const minTemplateSpread = 8
+
+// patchSpread is the standard deviation of a small grey patch's pixels.
+func patchSpread(m gocv.Mat) float64 {
+	p, err := planeOf(&m)
+	if err != nil {
+		return 0
+	}
+	var s, s2 float64
+	for y := 0; y < p.h; y++ {
+		for x := 0; x < p.w; x++ {
+			v := float64(p.at(x, y))
+			s += v
+			s2 += v * v
+		}
+	}
+	n := float64(p.w * p.h)
+	if n == 0 {
+		return 0
+	}
+	return math.Sqrt(max(0, s2/n-(s/n)*(s/n)))
 }
 
 // track looks for the given eye's patch from an earlier frame around

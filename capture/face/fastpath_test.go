@@ -387,3 +387,22 @@ func TestLivePathMovingAgrees(t *testing.T) {
 		t.Errorf("live path passed the compliant sitter on %d of %d frames (still path %d)", livePass, seqFrames, refPass)
 	}
 }
+
+// TestPatchSpread: a flat patch has no spread (and is never kept as an eye
+// template); a black-and-white checkerboard has half the range.
+func TestPatchSpread(t *testing.T) {
+	m := gocv.NewMatWithSize(10, 10, gocv.MatTypeCV8U)
+	defer m.Close()
+	m.SetTo(gocv.NewScalar(120, 0, 0, 0))
+	if s := patchSpread(m); s != 0 {
+		t.Errorf("flat patch: spread %v", s)
+	}
+	for y := range 10 {
+		for x := range 10 {
+			m.SetUCharAt(y, x, uint8(255*((x+y)%2)))
+		}
+	}
+	if s := patchSpread(m); math.Abs(s-127.5) > 1e-9 {
+		t.Errorf("checkerboard: spread %v, want 127.5", s)
+	}
+}
