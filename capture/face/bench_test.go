@@ -79,9 +79,10 @@ func liveSequence(tb testing.TB, w, h, n int) [][]byte {
 // seqFrames is the length of the benchmark sequence: two seconds.
 const seqFrames = 50
 
-// benchLive runs the live path (tracking as the station configures it,
-// a whole-frame search every 5th frame) over a moving sitter, frame after
-// frame: JPEG decode + detection + every check, on every frame.
+// benchLive runs the live path (tracking as the station configures it, a
+// whole-frame search every DefaultLiveTrackEvery-th frame) over a moving
+// sitter, frame after frame: JPEG decode + detection + every check, on
+// every frame.
 func benchLive(b *testing.B, w, h int, opts Options, cold bool) {
 	a, err := NewAnalyzer(opts)
 	if err != nil {
@@ -139,7 +140,7 @@ func cpuTime() time.Duration {
 }
 
 // liveOptions is the analyser as the station runs it on camera frames.
-var liveOptions = Options{TrackEvery: 5}
+var liveOptions = Options{TrackEvery: DefaultLiveTrackEvery}
 
 // BenchmarkFaceFrame_640x480: the live path, per frame of a moving sitter
 // (decode + detection + all checks). Goal ≤ 10 ms.

@@ -149,7 +149,7 @@ func TestReducedAnalysisAgrees(t *testing.T) {
 	}
 	defer ref.Close()
 	fast := newTestAnalyzer(t)
-	live, err := NewAnalyzer(Options{TrackEvery: 5})
+	live, err := NewAnalyzer(Options{TrackEvery: DefaultLiveTrackEvery})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestLivePathAgrees(t *testing.T) {
 // the face where the results (in full-frame pixels) say: its ICAO crop
 // has one face with the eyes where the geometry puts them.
 func TestAutoCaptureJPEGLive(t *testing.T) {
-	live, err := NewAnalyzer(Options{TrackEvery: 5})
+	live, err := NewAnalyzer(Options{TrackEvery: DefaultLiveTrackEvery})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestTrackedEyesBlink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewAnalyzer(Options{TrackEvery: 5})
+	a, err := NewAnalyzer(Options{TrackEvery: DefaultLiveTrackEvery})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func TestTrackedEyesBlink(t *testing.T) {
 // eyes in the noise and calls them closed.)
 func TestLivePathMovingAgrees(t *testing.T) {
 	ref := newTestAnalyzer(t)
-	live, err := NewAnalyzer(Options{TrackEvery: 5})
+	live, err := NewAnalyzer(Options{TrackEvery: DefaultLiveTrackEvery})
 	if err != nil {
 		t.Fatal(err)
 	}

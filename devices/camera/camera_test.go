@@ -148,7 +148,7 @@ func TestSimulatedCameraAutoCapture(t *testing.T) {
 	defer sub.Close()
 
 	// Default thresholds, tracking on as for live preview.
-	an, err := face.NewAnalyzer(face.Options{TrackEvery: 5})
+	an, err := face.NewAnalyzer(face.Options{TrackEvery: face.DefaultLiveTrackEvery})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestLongPreview(t *testing.T) {
 	srv, _ := startSim(t, script, 25, 640, 480)
 	o := camera.DefaultOptions()
 	o.Source = srv.URL()
-	an, err := face.NewAnalyzer(face.Options{TrackEvery: 5})
+	an, err := face.NewAnalyzer(face.Options{TrackEvery: face.DefaultLiveTrackEvery})
 	if err != nil {
 		t.Fatal(err)
 	}

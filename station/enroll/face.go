@@ -43,7 +43,7 @@ func (o *FaceOptions) defaults() {
 		o.PreviewWidth = 640
 	}
 	if o.Analyzer.TrackEvery == 0 {
-		o.Analyzer.TrackEvery = 5
+		o.Analyzer.TrackEvery = face.DefaultLiveTrackEvery
 	}
 	if o.AutoCapture.MaxMisses == 0 {
 		o.AutoCapture.MaxMisses = 1

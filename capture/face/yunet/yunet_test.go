@@ -155,14 +155,14 @@ func BenchmarkFaceFrame_640x480_YuNet(b *testing.B) { benchmarkYuNet(b, 640, 480
 func BenchmarkFaceFrame_1920x1080_YuNet(b *testing.B) { benchmarkYuNet(b, 1920, 1080) }
 
 // BenchmarkFaceFrame_640x480_YuNet_Live: the live path (tracking, whole
-// frame every 5th frame) with YuNet, on a still sitter.
+// frame every DefaultLiveTrackEvery-th frame) with YuNet, on a still sitter.
 func BenchmarkFaceFrame_640x480_YuNet_Live(b *testing.B) {
-	benchmarkYuNetOpts(b, 640, 480, face.Options{TrackEvery: 5})
+	benchmarkYuNetOpts(b, 640, 480, face.Options{TrackEvery: face.DefaultLiveTrackEvery})
 }
 
 // BenchmarkFaceFrame_1920x1080_YuNet_Live: the same at 1080p.
 func BenchmarkFaceFrame_1920x1080_YuNet_Live(b *testing.B) {
-	benchmarkYuNetOpts(b, 1920, 1080, face.Options{TrackEvery: 5})
+	benchmarkYuNetOpts(b, 1920, 1080, face.Options{TrackEvery: face.DefaultLiveTrackEvery})
 }
 
 // TestSharedAgreement prints verdict agreement with the developer set
