@@ -302,10 +302,7 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 	if e.canTrack() {
 		for side := range found {
 			if found[side] == nil {
-				if p, ok := e.track(side, band, scale); ok {
-					found[side], by[side] = &p, trackedBy
-					sizes[side] = e.hint
-				}
+				e.trackInto(side, band, scale, &found, &by, &sizes)
 			}
 		}
 	}
@@ -341,6 +338,16 @@ const trackedBy = -1
 // from an earlier frame of this face and their expected positions.
 func (e *eyeFinder) canTrack() bool {
 	return e.live && e.upright && e.tmplOK && e.havePred && e.hint > 0
+}
+
+// trackInto tracks one eye (see track) and, when found, records it in the
+// search's per-side results.
+func (e *eyeFinder) trackInto(side int, band image.Rectangle, scale float64, found *[2]*PointF, by *[2]int, sizes *[2]float64) bool {
+	p, ok := e.track(side, band, scale)
+	if ok {
+		found[side], by[side], sizes[side] = &p, trackedBy, e.hint
+	}
+	return ok
 }
 
 // minTrackScore is the least normalised correlation at which an eye's
@@ -448,13 +455,8 @@ func (e *eyeFinder) findNear(band image.Rectangle, scale float64, lo, hi int, fo
 			if (*found)[side] != nil {
 				break
 			}
-			if j == 1 && e.canTrack() {
-				// Before the second cascade: the eye's own patch.
-				if p, ok := e.track(side, band, scale); ok {
-					(*found)[side], (*by)[side] = &p, trackedBy
-					(*sizes)[side] = e.hint
-					break
-				}
+			if j == 1 && e.canTrack() && e.trackInto(side, band, scale, found, by, sizes) {
+				break // the eye's own patch, before the second cascade
 			}
 			k := (e.lastBy[side] + j) % len(e.cc)
 			reg := e.scratch.Region(sub)
