@@ -2,6 +2,7 @@ package tech
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -73,24 +74,18 @@ func (s *Service) calibratedControls(id string) map[string]float64 {
 		if c.Name != "adjustment" || c.Result == Fail {
 			continue
 		}
-		// In memory the values are a map[string]float64; loaded from the
-		// saved record, JSON made them a map[string]any.
-		switch after := c.Values["after"].(type) {
-		case map[string]float64:
-			out := make(map[string]float64, len(after))
-			for k, v := range after {
-				out[k] = v
-			}
-			return out
-		case map[string]any:
-			out := make(map[string]float64, len(after))
-			for k, v := range after {
-				if f, ok := v.(float64); ok {
-					out[k] = f
-				}
-			}
-			return out
+		// One decoding for both forms the values come in: the
+		// map[string]float64 the calibration wrote in memory, and the
+		// map[string]any JSON made of it in the saved record.
+		b, err := json.Marshal(c.Values["after"])
+		if err != nil {
+			return nil
 		}
+		var out map[string]float64
+		if json.Unmarshal(b, &out) != nil {
+			return nil
+		}
+		return out
 	}
 	return nil
 }

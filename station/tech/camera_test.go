@@ -2,7 +2,9 @@ package tech
 
 import (
 	"context"
+	"encoding/json"
 	"image"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -367,5 +369,35 @@ func TestCalibrationSaysWhyNot(t *testing.T) {
 	}
 	if got := srv.Controls(); got.Gain != 24 || got.Exposure != 1e4/d.Settings().FPS {
 		t.Errorf("camera left at %+v (fps %v)", got, d.Settings().FPS)
+	}
+}
+
+// TestCalibratedControlsBothForms: the settings a calibration ended with
+// are read back the same whether the record is the one just made (values
+// as map[string]float64) or the one loaded from disk (JSON's
+// map[string]any); a failed adjustment gives none.
+func TestCalibratedControlsBothForms(t *testing.T) {
+	after := map[string]float64{"exposure": 120, "gain": 3.5, "focus": 118}
+	made := &Report{Result: Pass, Checks: []Check{{Name: "adjustment", Result: Pass, Values: map[string]any{"after": after}}}}
+	b, err := json.Marshal(made)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loaded Report
+	if err := json.Unmarshal(b, &loaded); err != nil {
+		t.Fatal(err)
+	}
+	failed := &Report{Result: Warn, Checks: []Check{{Name: "adjustment", Result: Fail, Values: map[string]any{"after": after}}}}
+	s := &Service{records: map[string]*Record{"made": {Calibration: made}, "loaded": {Calibration: &loaded}, "failed": {Calibration: failed}}}
+	for _, id := range []string{"made", "loaded"} {
+		if got := s.calibratedControls(id); !maps.Equal(got, after) {
+			t.Errorf("%s: %v, want %v", id, got, after)
+		}
+	}
+	if got := s.calibratedControls("failed"); got != nil {
+		t.Errorf("failed adjustment: %v, want none", got)
+	}
+	if got := s.calibratedControls("absent"); got != nil {
+		t.Errorf("no record: %v", got)
 	}
 }
