@@ -169,6 +169,7 @@ type eyeFinder struct {
 	live   bool // on the live path (set per frame by the Analyzer)
 	tmpl   [2]gocv.Mat
 	tmplOK bool
+	tried  [2]bool // this search already looked for the eye by its patch
 	match  gocv.Mat
 	noMask gocv.Mat
 }
@@ -266,6 +267,7 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 		lo, hi = max(lo, int(e.hint*0.85)), min(hi, int(math.Ceil(e.hint*1.18)))
 	}
 	var by [2]int
+	e.tried = [2]bool{}
 	narrow := e.hint > 0 && e.havePred
 	if narrow {
 		e.findNear(band, scale, lo, hi, &found, &by, &sizes, consider)
@@ -301,7 +303,7 @@ func (e *eyeFinder) find(gray gocv.Mat, f *Face) {
 	// since).
 	if e.canTrack() {
 		for side := range found {
-			if found[side] == nil {
+			if found[side] == nil && !e.tried[side] {
 				e.trackInto(side, band, scale, &found, &by, &sizes)
 			}
 		}
@@ -343,6 +345,7 @@ func (e *eyeFinder) canTrack() bool {
 // trackInto tracks one eye (see track) and, when found, records it in the
 // search's per-side results.
 func (e *eyeFinder) trackInto(side int, band image.Rectangle, scale float64, found *[2]*PointF, by *[2]int, sizes *[2]float64) bool {
+	e.tried[side] = true
 	p, ok := e.track(side, band, scale)
 	if ok {
 		found[side], by[side], sizes[side] = &p, trackedBy, e.hint
