@@ -3,11 +3,11 @@ package finger
 import "math"
 
 // nFeat is the length of the model's feature vector.
-const nFeat = 8
+const nFeat = 7
 
 // FeatureNames names the entries of the model's feature vector, in order.
 var FeatureNames = [nFeat]string{
-	"fg_fraction", "ridge_area", "ofl_ridge", "lcs_best", "fda_best", "ocl_best",
+	"ridge_area", "ofl_ridge", "lcs_best", "fda_best", "ocl_best",
 	"ridge_ratio_dev", "minutiae_density",
 }
 
@@ -25,14 +25,17 @@ var FeatureNames = [nFeat]string{
 //     blocks and orientation flow is taken between ridge-like blocks only,
 //     so that card text, ink spatter, smudges and the print's margin do
 //     not count as the print; how much of the foreground does carry clear
-//     ridges enters through the ridge area (foreground area times the
-//     ridge-like share, in 10^4 px, as a log);
+//     ridges enters through the ridge area: foreground area times the
+//     ridge-like share, relative to fullContactPixels and capped at 1, the
+//     same saturation as the labels' usable area. The foreground's share of
+//     the image is left out: a small sensor's window filled by the finger
+//     holds less of it than a large platen does, and the score must not
+//     depend on the frame around the finger;
 //   - the ridge/valley width ratio enters as its distance from 1 (log);
 //   - densities are clipped, so that one extreme value cannot dominate.
 func Vector(f *Features) [nFeat]float64 {
 	return [nFeat]float64{
-		f.ForegroundFraction,
-		math.Log1p(f.RidgeFraction * float64(f.ForegroundPixels) / 1e4),
+		math.Min(f.RidgeFraction*float64(f.ForegroundPixels)/fullContactPixels, 1),
 		f.OFLRidge,
 		f.LCSBest,
 		f.FDABest,
@@ -41,6 +44,12 @@ func Vector(f *Features) [nFeat]float64 {
 		math.Min(f.MinutiaeDensity, 40) / 10,
 	}
 }
+
+// fullContactPixels is the contact area, in pixels at 500 ppi, at which a
+// print's area counts as whole: about 300 mm², a whole flat fingertip. It is
+// synthfinger.FullContactArea, the saturation of the training labels'
+// usable area (a test checks that the two agree).
+const fullContactPixels = 120000
 
 // Model is a logistic model: score = 100 / (1 + exp(-(Bias + Σ W_i (x_i -
 // Mean_i) / Scale_i))).

@@ -152,3 +152,11 @@ func TestScoreAtOtherResolution(t *testing.T) {
 		t.Errorf("1000 ppi image not brought to 500 ppi: %dx%d, mask %d cols", r1000.Features.Width, r1000.Features.Height, r1000.Mask.Cols)
 	}
 }
+
+// The model's area saturation is the training labels' one.
+func TestFullContactMatchesLabels(t *testing.T) {
+	if fullContactPixels != synthfinger.FullContactArea {
+		t.Errorf("fullContactPixels %d, synthfinger.FullContactArea %d: the score's area term would saturate elsewhere than the labels it was fitted to",
+			fullContactPixels, synthfinger.FullContactArea)
+	}
+}

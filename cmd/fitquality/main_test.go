@@ -43,10 +43,12 @@ func TestFitRecoversLogistic(t *testing.T) {
 	}
 }
 
-// The ceiling: the model's form fitted to NFIQ 2's own scores agrees with
-// them at least as well in-sample as the shipped model (fitted on
-// synthetic labels) does, and no better held out than in-sample by more
-// than noise. Needs the shared calibration set.
+// The ceiling: the model's form fitted to NFIQ 2's own scores by least
+// squares comes closer to them in-sample than the shipped model (fitted on
+// synthetic labels, the same form) does, and ranks no better held out than
+// in-sample by more than noise. Rank agreement is only reported: a least
+// squares fit need not rank better than another member of its family.
+// Needs the shared calibration set.
 func TestCeilingOnCalibrationSet(t *testing.T) {
 	const dir = "../../../shared/testdata/fingerprints"
 	if _, err := os.Stat(filepath.Join(dir, "calibration.csv")); err != nil {
@@ -60,15 +62,19 @@ func TestCeilingOnCalibrationSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	var shipped, ref []float64
+	shipRMSE := 0.0
 	for _, c := range cal {
 		shipped = append(shipped, float64(c.score))
 		ref = append(ref, c.nfiq2)
+		shipRMSE += (float64(c.score) - c.nfiq2) * (float64(c.score) - c.nfiq2)
 	}
-	in, held, n := ceiling(cal, 2000, 1e-3)
+	shipRMSE = math.Sqrt(shipRMSE / float64(len(cal)))
+	in, held, n, rmse := ceiling(cal, 2000, 1e-3)
 	ship := finger.Spearman(shipped, ref)
-	t.Logf("%d prints of %d sources: shipped model %.3f; the model's form fitted to NFIQ 2: %.3f in-sample, %.3f held out", len(cal), n, ship, in, held)
-	if in < ship-0.01 {
-		t.Errorf("fitted to NFIQ 2 itself (%.3f) agrees less than the shipped model (%.3f): the fit is broken", in, ship)
+	t.Logf("%d prints of %d sources: shipped model RMSE %.1f, Spearman %.3f; the model's form fitted to NFIQ 2: RMSE %.1f, Spearman %.3f in-sample, %.3f held out",
+		len(cal), n, shipRMSE, ship, rmse, in, held)
+	if rmse > shipRMSE {
+		t.Errorf("fitted to NFIQ 2 itself (RMSE %.1f) is further from it than the shipped model (RMSE %.1f): the fit is broken", rmse, shipRMSE)
 	}
 	if held > in+0.05 {
 		t.Errorf("held out (%.3f) better than in-sample (%.3f)", held, in)

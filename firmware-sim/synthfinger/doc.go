@@ -37,10 +37,10 @@
 // Every image carries a Label with Quality = round(100 * Usable * Clarity):
 //
 //   - Usable: visible contact pixels (contact weight >= 0.5 inside the image)
-//     divided by the contact pixels of the same finger placed centred,
-//     unrotated, with full contact, in an image of the same size; capped at 1.
-//     Contact regions are nested shrinks of the pad, so Usable falls with
-//     Contact and as the finger slides off the image.
+//     divided by FullContactArea (about 300 mm², a whole flat fingertip),
+//     capped at 1. It falls with Contact and as the finger slides off the
+//     image, and it is the same for the same contact whatever the image
+//     size: a small sensor's window holds less of the finger.
 //   - Clarity = Cb * Cn * Cm * Cp * Cd * Ci, each in (0, 1]:
 //     Cb = exp(-2 pi^2 Blur^2 / T^2), the Gaussian blur's transfer function at
 //     the ridge frequency 1/T (T = the finger's mean ridge period);

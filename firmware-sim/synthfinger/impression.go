@@ -88,14 +88,25 @@ type Label struct {
 	Deltas []image.Point `json:"deltas"`
 	// Imp is the impression the image was made with.
 	Imp Impression `json:"impression"`
-	// Usable is the visible contact area relative to a full, centred,
-	// unrotated contact of the same finger in an image of the same size,
-	// 0..1. Clarity is the product of the per-degradation factors, 0..1.
+	// Usable is the visible contact area relative to FullContactArea,
+	// capped at 1. Clarity is the product of the per-degradation factors,
+	// 0..1.
 	Usable  float64 `json:"usable"`
 	Clarity float64 `json:"clarity"`
+	// ContactArea is the visible contact area in pixels (skin touching the
+	// platen, inside the image), whatever the image size.
+	ContactArea int `json:"contact_area"`
 	// RidgePeriod is the finger's mean ridge period in pixels.
 	RidgePeriod float64 `json:"ridge_period"`
 }
+
+// FullContactArea is the contact area, in pixels at 500 ppi, at which a
+// print's usable area counts as whole: about 300 mm², the flat impression
+// of an adult fingertip (an ellipse of some 16 x 24 mm). Thumbs and large
+// fingers on a large platen exceed it; a small sensor's window (256 x 288
+// px is 190 mm²) cannot reach it, so such a print is labelled below a full
+// one, as a matcher finds fewer minutiae on it, whatever the image size.
+const FullContactArea = 120000
 
 // GoodImpression is a clean, well-placed, full-contact 416x560 impression.
 func GoodImpression() Impression {
@@ -299,14 +310,10 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 	}
 
 	pix := make([]float32, W*H)
-	var visible, reference int
+	var visible int
 	for y := 0; y < H; y++ {
 		for x := 0; x < W; x++ {
 			fx, fy := float64(x)+0.5, float64(y)+0.5
-			// reference placement for the usable-area label
-			if m.radius(fcx+fx-float64(W)/2, fcy+fy-float64(H)/2) <= 1 {
-				reference++
-			}
 			du, dv := fx-ox, fy-oy
 			bx := fcx + du*cr + dv*sr
 			by := fcy - du*sr + dv*cr
@@ -383,10 +390,8 @@ func render(m *master, identity uint64, finger int, imp Impression) (*image.Gray
 		img.Pix[i] = uint8(clamp(math.Round(f), 0, 255))
 	}
 
-	lab := Label{Class: m.class, Imp: imp, RidgePeriod: m.period}
-	if reference > 0 {
-		lab.Usable = math.Min(1, float64(visible)/float64(reference))
-	}
+	lab := Label{Class: m.class, Imp: imp, RidgePeriod: m.period, ContactArea: visible}
+	lab.Usable = math.Min(1, float64(visible)/FullContactArea)
 	cb, cn, cm, cp, cd, ci := clarity(imp, m.period)
 	lab.Clarity = cb * cn * cm * cp * cd * ci
 	lab.Quality = int(math.Round(100 * lab.Usable * lab.Clarity))
