@@ -13,9 +13,15 @@
 //     = session id, NSR/NTR in px/mm), one Type-2 (IDC 0), one Type-10 for
 //     the face (IDC 1, JPEGB) and one Type-14 per captured finger (IDC 2...
 //     in finger position order; CGA PNG, WSQ20 or NONE; FQM carries our
-//     quality score with Options.QualityVendorID/QualityProductCode).
+//     quality score with Options.QualityVendorID/QualityProductCode), then
+//     one Type-14 per slap the booth took (FGP 13 right four, 14 left four,
+//     15 two thumbs; plain impression, same compression), with a SEG
+//     subfield (14.021) giving each finger's box on it and an FQM subfield
+//     per finger, so the central can check the fingers' sequence against
+//     the single prints or cut them again.
 //   - fingers.fir: one ISO/IEC 19794-4:2011 record with a representation per
-//     captured finger, same images and order (absent if none was captured).
+//     captured single finger, same images and order (absent if none was
+//     captured); slaps are in the transaction only.
 //   - face.fac: an ISO/IEC 19794-5:2011 record with the portrait (absent
 //     without a face).
 //   - exception-NN.jpg: the photo taken for an excepted finger at position

@@ -3,6 +3,7 @@ package packet
 import (
 	"fmt"
 	"image"
+	"slices"
 	"time"
 
 	"github.com/openenroll/stationd/devices"
@@ -19,6 +20,9 @@ var fingerNames = [...]string{"unknown", "right thumb", "right index", "right mi
 func (p FingerPosition) String() string {
 	if p >= 0 && int(p) < len(fingerNames) {
 		return fingerNames[p]
+	}
+	if n, ok := slapNames[p]; ok {
+		return n
 	}
 	return fmt.Sprintf("finger(%d)", int(p))
 }
@@ -85,6 +89,53 @@ type Finger struct {
 	Exception *Exception `json:"exception,omitempty"`
 }
 
+// Slap positions (ANSI/NIST-ITL 1-2011 Table 8; ISO/IEC 19794-4 uses the
+// same codes): the plain impressions of four fingers or two thumbs taken
+// at once.
+const (
+	SlapRightFour FingerPosition = 13
+	SlapLeftFour  FingerPosition = 14
+	SlapThumbs    FingerPosition = 15
+)
+
+var slapNames = map[FingerPosition]string{SlapRightFour: "right four-finger slap",
+	SlapLeftFour: "left four-finger slap", SlapThumbs: "two-thumb slap"}
+
+// slapFingers lists the fingers a slap position can hold.
+func slapFingers(p FingerPosition) []FingerPosition {
+	switch p {
+	case SlapRightFour:
+		return []FingerPosition{2, 3, 4, 5}
+	case SlapLeftFour:
+		return []FingerPosition{7, 8, 9, 10}
+	case SlapThumbs:
+		return []FingerPosition{1, 6}
+	}
+	return nil
+}
+
+// Slap is a whole slap image as the scanner gave it, with where each
+// finger was found on it. It goes to the central beside the single
+// fingers cut from it, so that the fingers' sequence can be checked there
+// (and segmentation redone) against the original.
+type Slap struct {
+	Position FingerPosition `json:"position"` // SlapRightFour, SlapLeftFour or SlapThumbs
+	Image    *image.Gray    `json:"-"`
+	PPI      int            `json:"ppi"`
+	Segments []SlapSegment  `json:"segments"`
+	Captured time.Time      `json:"captured,omitzero"`
+	DeviceID string         `json:"device_id,omitempty"`
+}
+
+// SlapSegment is one finger found on a slap: its box in the slap image's
+// coordinates (within Image.Bounds(); Min inclusive, Max exclusive, as
+// image.Rectangle) and its quality there.
+type SlapSegment struct {
+	Position FingerPosition  `json:"position"`
+	Box      image.Rectangle `json:"-"`
+	Quality  Quality         `json:"quality"`
+}
+
 // CardCheck is one step of the chip-card stage (BAC, passive
 // authentication, personalisation write, ...).
 type CardCheck struct {
@@ -124,6 +175,7 @@ type Enrollment struct {
 	Finalized    time.Time
 	Face         *Face
 	Fingers      []Finger
+	Slaps        []Slap
 	Card         *CardResult
 	Devices      []DeviceInfo
 }
@@ -178,6 +230,51 @@ func (e *Enrollment) validate() error {
 	}
 	if e.Face != nil && e.Face.Quality.Score > 100 {
 		return fmt.Errorf("packet: face quality %d above 100", e.Face.Quality.Score)
+	}
+	slaps := map[FingerPosition]bool{}
+	for _, sl := range e.Slaps {
+		if err := sl.validate(); err != nil {
+			return err
+		}
+		if slaps[sl.Position] {
+			return fmt.Errorf("packet: %s given twice", slapNames[sl.Position])
+		}
+		slaps[sl.Position] = true
+	}
+	return nil
+}
+
+func (sl *Slap) validate() error {
+	name, ok := slapNames[sl.Position]
+	if !ok {
+		return fmt.Errorf("packet: slap position %d, want 13, 14 or 15", sl.Position)
+	}
+	if sl.Image == nil {
+		return fmt.Errorf("packet: %s has no image", name)
+	}
+	b := sl.Image.Bounds()
+	if b.Dx() < 1 || b.Dy() < 1 || b.Dx() > 65535 || b.Dy() > 65535 {
+		return fmt.Errorf("packet: %s image size %dx%d out of range", name, b.Dx(), b.Dy())
+	}
+	if sl.PPI < 1 || sl.PPI > 65535 {
+		return fmt.Errorf("packet: %s resolution %d ppi out of range", name, sl.PPI)
+	}
+	if len(sl.Segments) == 0 {
+		return fmt.Errorf("packet: %s has no finger segments", name)
+	}
+	seen := map[FingerPosition]bool{}
+	for _, g := range sl.Segments {
+		switch {
+		case !slices.Contains(slapFingers(sl.Position), g.Position):
+			return fmt.Errorf("packet: %s: a %s cannot be on it", name, g.Position)
+		case seen[g.Position]:
+			return fmt.Errorf("packet: %s: %s given twice", name, g.Position)
+		case g.Box.Empty() || !g.Box.In(b):
+			return fmt.Errorf("packet: %s: %s box %v is empty or outside the image %v", name, g.Position, g.Box, b)
+		case g.Quality.Score > 100:
+			return fmt.Errorf("packet: %s: %s quality %d above 100", name, g.Position, g.Quality.Score)
+		}
+		seen[g.Position] = true
 	}
 	return nil
 }

@@ -31,8 +31,11 @@ type Manifest struct {
 	Devices           []DeviceInfo  `json:"devices,omitempty"`
 	Face              *FaceEntry    `json:"face,omitempty"`
 	Fingers           []FingerEntry `json:"fingers"`
-	Card              *CardResult   `json:"card,omitempty"`
-	Items             []Item        `json:"items"`
+	// Slaps are the whole slap images, in the transaction after the single
+	// fingers (absent when none was taken).
+	Slaps []SlapEntry `json:"slaps,omitempty"`
+	Card  *CardResult `json:"card,omitempty"`
+	Items []Item      `json:"items"`
 	// ChainHead is the last item's chain hash: one value that commits to
 	// every item, in order.
 	ChainHead string `json:"chain_head"`
@@ -76,6 +79,32 @@ type FingerEntry struct {
 	ImageSHA256 string `json:"image_sha256,omitempty"`
 	// For exceptions:
 	Exception *ExceptionEntry `json:"exception,omitempty"`
+}
+
+// SlapEntry is the manifest's account of one slap image.
+type SlapEntry struct {
+	Position FingerPosition `json:"position"` // 13, 14 or 15
+	Name     string         `json:"name"`
+	PPI      int            `json:"ppi"`
+	Width    int            `json:"width"`
+	Height   int            `json:"height"`
+	Captured time.Time      `json:"captured,omitzero"`
+	DeviceID string         `json:"device_id,omitempty"`
+	// ImageSHA256 hashes the compressed image as stored in its Type-14.
+	ImageSHA256 string         `json:"image_sha256"`
+	Segments    []SegmentEntry `json:"segments"`
+}
+
+// SegmentEntry is where one finger lies on a slap: inclusive pixel edges,
+// as the Type-14 SEG field gives them, and its quality there.
+type SegmentEntry struct {
+	Position FingerPosition `json:"position"`
+	Name     string         `json:"name"`
+	Left     int            `json:"left"`
+	Right    int            `json:"right"`
+	Top      int            `json:"top"`
+	Bottom   int            `json:"bottom"`
+	Quality  Quality        `json:"quality"`
 }
 
 // ExceptionEntry records why a finger has no image.

@@ -190,7 +190,7 @@ func Build(e *Enrollment, opts Options) (*Packet, error) {
 				photos = append(photos, payloadItem{name, MediaJPEG, f.Exception.Photo})
 			}
 		} else {
-			data, err := encodeFinger(f, &opts)
+			data, err := encodeFinger(f.Image, f.PPI, f.Position, &opts)
 			if err != nil {
 				return nil, err
 			}
@@ -208,7 +208,28 @@ func Build(e *Enrollment, opts Options) (*Packet, error) {
 		}
 		m.Fingers = append(m.Fingers, fe)
 	}
-	an2, fir, fac, err := records(e, fingers, face, &opts)
+	var slaps []encodedSlap
+	for i := range e.Slaps {
+		sl := &e.Slaps[i]
+		data, err := encodeFinger(sl.Image, sl.PPI, sl.Position, &opts)
+		if err != nil {
+			return nil, err
+		}
+		w, h := imageSize(sl.Image)
+		slaps = append(slaps, encodedSlap{s: sl, data: data, w: w, h: h})
+		se := SlapEntry{Position: sl.Position, Name: sl.Position.String(), PPI: sl.PPI, Width: w, Height: h,
+			Captured: sl.Captured.UTC(), DeviceID: sl.DeviceID, ImageSHA256: hexSum(data)}
+		if sl.Captured.IsZero() {
+			se.Captured = time.Time{}
+		}
+		for _, g := range sl.Segments {
+			r := g.Box.Sub(sl.Image.Bounds().Min)
+			se.Segments = append(se.Segments, SegmentEntry{Position: g.Position, Name: g.Position.String(),
+				Left: r.Min.X, Right: r.Max.X - 1, Top: r.Min.Y, Bottom: r.Max.Y - 1, Quality: g.Quality})
+		}
+		m.Slaps = append(m.Slaps, se)
+	}
+	an2, fir, fac, err := records(e, fingers, slaps, face, &opts)
 	if err != nil {
 		return nil, err
 	}

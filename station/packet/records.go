@@ -61,30 +61,36 @@ type encodedFinger struct {
 	w, h int
 }
 
+type encodedSlap struct {
+	s    *Slap
+	data []byte
+	w, h int
+}
+
 func hexSum(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
 
-// encodeFinger compresses one finger image as opts say.
-func encodeFinger(f *Finger, opts *Options) ([]byte, error) {
-	img := f.Image
+// encodeFinger compresses one finger or slap image (what names it in
+// errors) as opts say.
+func encodeFinger(img *image.Gray, ppi int, what fmt.Stringer, opts *Options) ([]byte, error) {
 	b := img.Bounds()
 	switch opts.FingerCompression {
 	case CompressionPNG:
 		var buf bytes.Buffer
 		enc := png.Encoder{CompressionLevel: opts.PNGLevel}
 		if err := enc.Encode(&buf, img); err != nil {
-			return nil, fmt.Errorf("packet: %s: PNG: %w", f.Position, err)
+			return nil, fmt.Errorf("packet: %s: PNG: %w", what, err)
 		}
 		return buf.Bytes(), nil
 	case CompressionWSQ:
 		if opts.WSQEncode == nil {
 			return nil, fmt.Errorf("packet: WSQ compression configured but no WSQ encoder given (set Options.WSQEncode)")
 		}
-		d, err := opts.WSQEncode(img, f.PPI, opts.WSQBitrate)
+		d, err := opts.WSQEncode(img, ppi, opts.WSQBitrate)
 		if err != nil {
-			return nil, fmt.Errorf("packet: %s: WSQ: %w", f.Position, err)
+			return nil, fmt.Errorf("packet: %s: WSQ: %w", what, err)
 		}
 		return d, nil
 	case CompressionNone:
@@ -140,7 +146,7 @@ func device(e *Enrollment, id string) DeviceInfo {
 }
 
 // records builds the ANSI/NIST transaction and the ISO records.
-func records(e *Enrollment, fingers []encodedFinger, face *faceInfo, opts *Options) (an2, fir, fac []byte, err error) {
+func records(e *Enrollment, fingers []encodedFinger, slaps []encodedSlap, face *faceInfo, opts *Options) (an2, fir, fac []byte, err error) {
 	date := e.Finalized.UTC()
 	ori := opts.ORI
 	if ori == "" {
@@ -149,6 +155,9 @@ func records(e *Enrollment, fingers []encodedFinger, face *faceInfo, opts *Optio
 	ppi := 0
 	for _, f := range fingers {
 		ppi = max(ppi, f.f.PPI)
+	}
+	for _, s := range slaps {
+		ppi = max(ppi, s.s.PPI)
 	}
 	res := "00.00" // no fingerprint images: §8.1.11 says 00.00
 	if ppi > 0 {
@@ -220,6 +229,24 @@ func records(e *Enrollment, fingers []encodedFinger, face *faceInfo, opts *Optio
 			Data: ef.data}
 		if err := add(t14.Record()); err != nil {
 			return nil, nil, nil, fmt.Errorf("packet: Type-14 %s: %w", f.Position, err)
+		}
+	}
+	// The slaps follow the single fingers, one Type-14 each with a SEG
+	// subfield (§8.14.15: inclusive pixel edges) and an FQM subfield per
+	// finger found on it.
+	for j, es := range slaps {
+		sl := es.s
+		t14 := ansinist.Type14{IDC: idcFirstFing + len(fingers) + j, IMP: ansinist.ImpressionPlain, SRC: ori,
+			FCD: captured(sl.Captured, e).UTC(), HLL: es.w, VLL: es.h, SLC: ansinist.ScalePPI, THPS: sl.PPI, TVPS: sl.PPI,
+			CGA: string(opts.FingerCompression), BPX: 8, FGP: []int{int(sl.Position)}, Data: es.data}
+		for _, g := range sl.Segments {
+			r := g.Box.Sub(sl.Image.Bounds().Min)
+			t14.SEG = append(t14.SEG, ansinist.Segment{FGP: int(g.Position), Left: r.Min.X, Right: r.Max.X - 1, Top: r.Min.Y, Bottom: r.Max.Y - 1})
+			t14.FQM = append(t14.FQM, ansinist.QualityMetric{FGP: int(g.Position), Score: ansiScore(g.Quality),
+				VendorID: opts.QualityVendorID, ProductCode: opts.QualityProductCode})
+		}
+		if err := add(t14.Record()); err != nil {
+			return nil, nil, nil, fmt.Errorf("packet: Type-14 %s: %w", sl.Position, err)
 		}
 	}
 	if an2, err = tx.Encode(); err != nil {

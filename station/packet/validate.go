@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"image/png"
+	"slices"
 	"strconv"
 
 	"github.com/openenroll/stationd/capture/wsq"
@@ -131,8 +132,11 @@ func checkRecords(m *Manifest, c *Contents) (*Records, error) {
 			return nil, bad("Type-10 JPEG is %dx%d, HLL/VLL say %dx%d", fi.w, fi.h, t.HLL, t.VLL)
 		}
 	}
-	if len(d.Type14) != len(captured) {
-		return nil, bad("%d Type-14 records for %d captured fingers", len(d.Type14), len(captured))
+	if len(d.Type14) != len(captured)+len(m.Slaps) {
+		return nil, bad("%d Type-14 records for %d captured fingers and %d slaps", len(d.Type14), len(captured), len(m.Slaps))
+	}
+	if err := checkSlaps(m, d.Type14[len(captured):]); err != nil {
+		return nil, bad("%v", err)
 	}
 	for i, f := range captured {
 		t := d.Type14[i]
@@ -191,6 +195,43 @@ func checkRecords(m *Manifest, c *Contents) (*Records, error) {
 		r.Face = fr
 	}
 	return r, nil
+}
+
+// checkSlaps checks the slap Type-14 records (after the single fingers')
+// against the manifest: position, size, resolution, compression, image
+// hash, and each finger's segment and quality.
+func checkSlaps(m *Manifest, recs []ansinist.Type14) error {
+	seen := map[FingerPosition]bool{}
+	for i, sl := range m.Slaps {
+		t := recs[i]
+		if _, ok := slapNames[sl.Position]; !ok || seen[sl.Position] {
+			return fmt.Errorf("slap position %d out of range or listed twice", sl.Position)
+		}
+		seen[sl.Position] = true
+		switch {
+		case len(t.FGP) != 1 || t.FGP[0] != int(sl.Position):
+			return fmt.Errorf("Type-14 slap record %d is position %v, manifest says %s", i, t.FGP, sl.Position)
+		case t.HLL != sl.Width || t.VLL != sl.Height || t.THPS != sl.PPI || t.TVPS != sl.PPI || t.SLC != ansinist.ScalePPI:
+			return fmt.Errorf("Type-14 %s size or resolution differs from the manifest", sl.Position)
+		case t.CGA != string(m.FingerCompression):
+			return fmt.Errorf("Type-14 %s compression %q, manifest %q", sl.Position, t.CGA, m.FingerCompression)
+		case hexSum(t.Data) != sl.ImageSHA256:
+			return fmt.Errorf("Type-14 %s image differs from the manifest", sl.Position)
+		case len(sl.Segments) == 0 || len(t.SEG) != len(sl.Segments) || len(t.FQM) != len(sl.Segments):
+			return fmt.Errorf("Type-14 %s has %d segments and %d quality values, manifest %d segments", sl.Position, len(t.SEG), len(t.FQM), len(sl.Segments))
+		}
+		for k, g := range sl.Segments {
+			seg, q := t.SEG[k], t.FQM[k]
+			if !slices.Contains(slapFingers(sl.Position), g.Position) || seg.FGP != int(g.Position) || q.FGP != int(g.Position) ||
+				seg.Left != g.Left || seg.Right != g.Right || seg.Top != g.Top || seg.Bottom != g.Bottom || q.Score != ansiScore(g.Quality) {
+				return fmt.Errorf("Type-14 %s segment %d (%s) differs from the manifest", sl.Position, k+1, g.Position)
+			}
+		}
+		if err := checkImageData(m.FingerCompression, t.Data, sl.Width, sl.Height); err != nil {
+			return fmt.Errorf("Type-14 %s: %v", sl.Position, err)
+		}
+	}
+	return nil
 }
 
 // checkImageData checks the image header agrees with the record: PNG and

@@ -252,6 +252,74 @@ func TestEncodeRejects(t *testing.T) {
 	}
 }
 
+// slapTransaction is a header and one two-thumb slap (FGP 15) with each
+// thumb's segment and quality.
+func slapTransaction(t testing.TB) (*Transaction, Type14) {
+	t.Helper()
+	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	h := Type1{TOT: "ENR", Date: day, DAI: "CENTRAL", ORI: "BOOTH-7", TCN: "S-0002", NSR: PPMM(500), NTR: PPMM(500)}
+	slap := Type14{IDC: 1, IMP: ImpressionPlain, SRC: "BOOTH-7", FCD: day, HLL: 800, VLL: 750,
+		SLC: ScalePPI, THPS: 500, TVPS: 500, CGA: CompressionPNG, BPX: 8, FGP: []int{15},
+		SEG:  []Segment{{FGP: 1, Left: 420, Right: 700, Top: 90, Bottom: 560}, {FGP: 6, Left: 60, Right: 350, Top: 100, Bottom: 749}},
+		FQM:  []QualityMetric{{FGP: 1, Score: 71, VendorID: 0x00FF, ProductCode: 7}, {FGP: 6, Score: 64, VendorID: 0x00FF, ProductCode: 7}},
+		Data: binaryBlob(64, 9)}
+	tx := &Transaction{}
+	for _, mk := range []func() (*Record, error){h.Record, slap.Record} {
+		r, err := mk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.Records = append(tx.Records, r)
+	}
+	return tx, slap
+}
+
+func TestSlapSegments(t *testing.T) {
+	tx, slap := slapTransaction(t)
+	b, err := tx.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "14.021:1\x1f420\x1f700\x1f90\x1f560\x1e6\x1f60\x1f350\x1f100\x1f749\x1d") {
+		t.Errorf("SEG field not as §8.14.15 lays it out in %q", b)
+	}
+	d, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Type14) != 1 || !reflect.DeepEqual(d.Type14[0], slap) {
+		t.Fatalf("slap: got %+v\nwant %+v", d.Type14, slap)
+	}
+	// A segment must name a single finger and lie inside the image.
+	for name, g := range map[string]Segment{
+		"slap position": {FGP: 13, Left: 1, Right: 2, Top: 1, Bottom: 2},
+		"past the edge": {FGP: 1, Left: 420, Right: 800, Top: 90, Bottom: 560},
+		"upside down":   {FGP: 1, Left: 420, Right: 700, Top: 560, Bottom: 90},
+	} {
+		bad := slap
+		bad.SEG = []Segment{g}
+		if _, err := bad.Record(); err == nil || !strings.Contains(err.Error(), "14.021") {
+			t.Errorf("%s: %v, want a field 14.021 error", name, err)
+		}
+	}
+	// And the decoder says where a bad one is.
+	for name, c := range map[string]struct{ from, to, want string }{
+		"four items":   {"\x1f100\x1f749", "\x1f1007749", "subfield 2 has 4 information items, want 5"},
+		"not a number": {"1\x1f420", "1\x1f4x0", "not a number"},
+		"outside":      {"\x1f749\x1d", "\x1f750\x1d", "rows 100-750 outside"},
+	} {
+		mangled := strings.Replace(string(b), c.from, c.to, 1)
+		if mangled == string(b) {
+			t.Fatalf("%s: %q not found", name, c.from)
+		}
+		// (Every change keeps the length, so LEN still holds.)
+		_, err := Decode([]byte(mangled))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "14.021") {
+			t.Errorf("%s: %v, want %q at field 14.021", name, err, c.want)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	tx, _, _, _, _ := sampleTransactionSized(f, 12, 16)
 	good, err := tx.Encode()
@@ -263,6 +331,11 @@ func FuzzParse(f *testing.F) {
 	big, _, _, _, _ := sampleTransaction(f)
 	if b, err := big.Encode(); err == nil {
 		f.Add(b)
+	}
+	if slaps, _ := slapTransaction(f); slaps != nil {
+		if b, err := slaps.Encode(); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Add([]byte("1.001:30\x1d1.002:0400\x1d1.003:1\x1f0\x1c"))
 	f.Add([]byte("1.001:9999999999\x1d"))

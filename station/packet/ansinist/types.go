@@ -434,6 +434,15 @@ type NISTQuality struct {
 	Score int
 }
 
+// Segment is one SEG (14.021) subfield: where one finger lies in a
+// multi-finger image (a slap, FGP 13-15), as the pixel columns of its left
+// and right edges and the rows of its top and bottom edges, counted from
+// the image's top left corner (§8.14.15).
+type Segment struct {
+	FGP                      int
+	Left, Right, Top, Bottom int
+}
+
 // Type14 is a variable-resolution fingerprint image record (§8.14).
 type Type14 struct {
 	IDC  int
@@ -449,6 +458,7 @@ type Type14 struct {
 	BPX  int       // 14.012 bits per pixel
 	FGP  []int     // 14.013 finger positions (0-10 for single fingers)
 	AMP  []Amputation
+	SEG  []Segment // 14.021, for multi-finger images
 	NQM  []NISTQuality
 	FQM  []QualityMetric
 	Data []byte // 14.999
@@ -485,6 +495,16 @@ func (t Type14) validate() error {
 	for _, a := range t.AMP {
 		if a.Code != AmputationAmputated && a.Code != AmputationUnable {
 			return fmt.Errorf("field 14.018: amputation code %q, want XX or UP", a.Code)
+		}
+	}
+	for _, g := range t.SEG {
+		switch {
+		case g.FGP < 1 || g.FGP > 10:
+			return fmt.Errorf("field 14.021: segment of finger position %d, want 1-10", g.FGP)
+		case g.Left < 0 || g.Left > g.Right || g.Right >= t.HLL:
+			return fmt.Errorf("field 14.021: finger %d columns %d-%d outside the image's 0-%d", g.FGP, g.Left, g.Right, t.HLL-1)
+		case g.Top < 0 || g.Top > g.Bottom || g.Bottom >= t.VLL:
+			return fmt.Errorf("field 14.021: finger %d rows %d-%d outside the image's 0-%d", g.FGP, g.Top, g.Bottom, t.VLL-1)
 		}
 	}
 	for _, q := range t.NQM {
@@ -531,6 +551,14 @@ func (t Type14) Record() (*Record, error) {
 			sf = append(sf, []string{strconv.Itoa(a.FGP), a.Code})
 		}
 		r.SetItems(18, sf...)
+	}
+	if len(t.SEG) > 0 {
+		var sf [][]string
+		for _, g := range t.SEG {
+			sf = append(sf, []string{strconv.Itoa(g.FGP), strconv.Itoa(g.Left), strconv.Itoa(g.Right),
+				strconv.Itoa(g.Top), strconv.Itoa(g.Bottom)})
+		}
+		r.SetItems(21, sf...)
 	}
 	if len(t.NQM) > 0 {
 		var sf [][]string
@@ -597,6 +625,10 @@ func ParseType14(r *Record, idx int) (Type14, error) {
 	}
 	for _, sf := range items(18, 2) {
 		t.AMP = append(t.AMP, Amputation{FGP: num(18, sf[0], 0, 99), Code: sf[1]})
+	}
+	for _, sf := range items(21, 5) {
+		t.SEG = append(t.SEG, Segment{FGP: num(21, sf[0], 0, 99), Left: num(21, sf[1], 0, 99999),
+			Right: num(21, sf[2], 0, 99999), Top: num(21, sf[3], 0, 99999), Bottom: num(21, sf[4], 0, 99999)})
 	}
 	for _, sf := range items(22, 2) {
 		t.NQM = append(t.NQM, NISTQuality{FGP: num(22, sf[0], 0, 99), Score: num(22, sf[1], 0, 255)})
