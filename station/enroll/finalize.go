@@ -90,6 +90,27 @@ func Enrollment(s *session.Session, read func(string) ([]byte, error)) (*packet.
 		}
 		e.Fingers = append(e.Fingers, pf)
 	}
+	for _, pos := range []int{session.SlapRightFour, session.SlapLeftFour, session.SlapThumbs} {
+		sl := s.Slaps[pos]
+		if sl == nil {
+			continue
+		}
+		b, err := read(sl.Image.File)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", session.SlapName(pos), err)
+		}
+		img, err := decodeGray(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: stored image: %w", session.SlapName(pos), err)
+		}
+		ps := packet.Slap{Position: packet.FingerPosition(pos), Image: img, PPI: sl.Image.PPI, Captured: sl.Time, DeviceID: sl.Device}
+		o := img.Bounds().Min
+		for _, g := range sl.Segments {
+			ps.Segments = append(ps.Segments, packet.SlapSegment{Position: packet.FingerPosition(g.Position),
+				Box: image.Rect(g.X, g.Y, g.X+g.W, g.Y+g.H).Add(o), Quality: packet.Quality{Score: g.Score}})
+		}
+		e.Slaps = append(e.Slaps, ps)
+	}
 	if s.Card != nil {
 		e.Card = &packet.CardResult{Mode: string(s.Card.Mode), OK: s.Card.OK, Detail: s.Card.Detail}
 	}

@@ -162,14 +162,15 @@ type SlapFingerOutcome struct {
 }
 
 var slapKinds = map[string]struct {
+	slap      int // session.SlapRightFour ...
 	hid       hid.SlapKind
 	seg       finger.SlapKind
 	positions []int
 	bits      []uint8
 }{
-	"right":  {hid.RightFour, finger.SlapRightFour, []int{2, 3, 4, 5}, []uint8{hid.FingerIndex, hid.FingerMiddle, hid.FingerRing, hid.FingerLittle}},
-	"left":   {hid.LeftFour, finger.SlapLeftFour, []int{7, 8, 9, 10}, []uint8{hid.FingerIndex, hid.FingerMiddle, hid.FingerRing, hid.FingerLittle}},
-	"thumbs": {hid.TwoThumbs, finger.SlapTwoThumbs, []int{1, 6}, []uint8{hid.ThumbRight, hid.ThumbLeft}},
+	"right":  {session.SlapRightFour, hid.RightFour, finger.SlapRightFour, []int{2, 3, 4, 5}, []uint8{hid.FingerIndex, hid.FingerMiddle, hid.FingerRing, hid.FingerLittle}},
+	"left":   {session.SlapLeftFour, hid.LeftFour, finger.SlapLeftFour, []int{7, 8, 9, 10}, []uint8{hid.FingerIndex, hid.FingerMiddle, hid.FingerRing, hid.FingerLittle}},
+	"thumbs": {session.SlapThumbs, hid.TwoThumbs, finger.SlapTwoThumbs, []int{1, 6}, []uint8{hid.ThumbRight, hid.ThumbLeft}},
 }
 
 func (c *Controller) cmdCaptureSlap(ctx context.Context, p json.RawMessage) (any, error) {
@@ -287,6 +288,16 @@ func (c *Controller) CaptureSlap(ctx context.Context, sid, which, deviceID strin
 		}
 		res.Fingers = append(res.Fingers, out)
 	}
+	if res.Recorded {
+		// Keep the whole slap with where each finger lies on it: the
+		// central checks the fingers' sequence against it.
+		if next, err := c.keepSlap(sid, k.slap, img.Gray, img.PPI, &seg, expected, info); err != nil {
+			c.log.Warn("slap image not kept", "session", sid, "slap", which, "err", err)
+			res.Reasons = append(res.Reasons, "the slap image was not kept: "+err.Error())
+		} else {
+			ns = next
+		}
+	}
 	res.Summary = ns.Summary()
 	if len(res.Missing) == 0 && res.Recorded {
 		c.setLight(hid.PatternDone)
@@ -295,6 +306,30 @@ func (c *Controller) CaptureSlap(ctx context.Context, sid, which, deviceID strin
 	}
 	c.publish("capture.slap.result", res)
 	return res, nil
+}
+
+// keepSlap stores the slap image with the box and score of each expected
+// finger found on it.
+func (c *Controller) keepSlap(sid string, slap int, g *image.Gray, ppi int, seg *finger.SlapResult, expected []int, info devices.Info) (*session.Session, error) {
+	b := g.Bounds()
+	frame := image.Rect(0, 0, b.Dx(), b.Dy())
+	var segs []session.Segment
+	for _, f := range seg.Fingers {
+		if !slices.Contains(expected, f.Position) || f.Image == nil {
+			continue
+		}
+		r := f.Box.Sub(b.Min).Intersect(frame)
+		if r.Empty() {
+			continue
+		}
+		segs = append(segs, session.Segment{Position: f.Position, X: r.Min.X, Y: r.Min.Y, W: r.Dx(), H: r.Dy(), Score: f.Quality.Score})
+	}
+	data, err := encodePNG(g)
+	if err != nil {
+		return nil, err
+	}
+	return c.opts.Sessions.SetSlap(sid, slap, session.Capture{Data: data, Format: "png", Width: b.Dx(), Height: b.Dy(), PPI: ppi,
+		Device: info.ID, DeviceUse: c.use(info)}, segs)
 }
 
 func slapName(which string) string {

@@ -13,7 +13,7 @@ import (
 // what the review step shows after the page was reloaded, when the
 // previews the browser had are gone.
 type StoredImage struct {
-	Kind     string `json:"kind"` // face, finger, exception (the photo of the hand)
+	Kind     string `json:"kind"` // face, finger, exception (the photo of the hand), slap
 	Position int    `json:"position,omitempty"`
 	Name     string `json:"name,omitempty"`
 	File     string `json:"file"`
@@ -23,6 +23,9 @@ type StoredImage struct {
 	Height   int    `json:"height"`
 	Score    int    `json:"score"`
 	Attempts int    `json:"attempts"`
+	// Segments place each finger on a slap image (kind slap, position
+	// 13-15).
+	Segments []session.Segment `json:"segments,omitempty"`
 }
 
 // ErrNoImage is returned for an image that is not one of an open session's.
@@ -54,6 +57,13 @@ func sessionImages(s *session.Session) []StoredImage {
 		add("finger", pos, len(f.Attempts), f.Best)
 		if f.Exception != nil {
 			add("exception", pos, len(f.Attempts), f.Exception.Photo)
+		}
+	}
+	for _, pos := range []int{session.SlapRightFour, session.SlapLeftFour, session.SlapThumbs} {
+		if sl := s.Slaps[pos]; sl != nil {
+			add("slap", pos, 1, &sl.Image)
+			out[len(out)-1].Name = session.SlapName(pos)
+			out[len(out)-1].Segments = sl.Segments
 		}
 	}
 	return out

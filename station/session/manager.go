@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -343,6 +344,55 @@ func (m *Manager) AddFingerAttempt(id string, pos int, c Capture) (*Session, err
 			f.Best = &Image{File: file, Format: c.Format, Width: c.Width, Height: c.Height, PPI: c.PPI, SHA256: sum, Score: c.Score}
 			f.BestOf = len(f.Attempts) - 1
 		}
+		s.noteDevice(c)
+		return nil
+	})
+}
+
+// SetSlap keeps the whole image of a slap (13 right four, 14 left four, 15
+// two thumbs) whose fingers were recorded, with each finger's box on it,
+// in place of any earlier slap of the same kind.
+func (m *Manager) SetSlap(id string, slap int, c Capture, segs []Segment) (*Session, error) {
+	const op = "slap"
+	fingers := SlapFingers(slap)
+	if fingers == nil {
+		return nil, refuse(op, "%d is not a slap position (13-15)", slap)
+	}
+	if len(c.Data) == 0 || c.Width < 1 || c.Height < 1 {
+		return nil, refuse(op, "empty image")
+	}
+	if len(segs) == 0 {
+		return nil, refuse(op, "%s: no finger found on it", SlapName(slap))
+	}
+	seen := map[int]bool{}
+	for _, g := range segs {
+		switch {
+		case !slices.Contains(fingers, g.Position) || seen[g.Position]:
+			return nil, refuse(op, "%s: %s cannot be on it, or is given twice", SlapName(slap), FingerName(g.Position))
+		case g.W < 1 || g.H < 1 || g.X < 0 || g.Y < 0 || g.X+g.W > c.Width || g.Y+g.H > c.Height:
+			return nil, refuse(op, "%s: %s box %dx%d at (%d,%d) is outside the %dx%d image", SlapName(slap),
+				FingerName(g.Position), g.W, g.H, g.X, g.Y, c.Width, c.Height)
+		case g.Score < 0 || g.Score > 100:
+			return nil, refuse(op, "%s: %s score %d outside 0-100", SlapName(slap), FingerName(g.Position), g.Score)
+		}
+		seen[g.Position] = true
+	}
+	if err := m.precheck(id, op, func(s *Session) error { return s.mustCapture(op) }); err != nil {
+		return nil, err
+	}
+	file, sum, err := m.storeBlob(id, fmt.Sprintf("slap%02d", slap), c.Format, c.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: storing image: %w", op, err)
+	}
+	return m.update(id, op, func(s *Session) error {
+		if err := s.mustCapture(op); err != nil {
+			return err
+		}
+		if s.Slaps == nil {
+			s.Slaps = map[int]*Slap{}
+		}
+		s.Slaps[slap] = &Slap{Image: Image{File: file, Format: c.Format, Width: c.Width, Height: c.Height, PPI: c.PPI, SHA256: sum},
+			Segments: slices.Clone(segs), Device: c.Device, Time: m.now()}
 		s.noteDevice(c)
 		return nil
 	})

@@ -184,6 +184,62 @@ type Exception struct {
 	Time   time.Time     `json:"time"`
 }
 
+// Slap positions (ANSI/NIST-ITL and ISO/IEC 19794-4 codes): four fingers
+// or two thumbs taken at once on a slap scanner.
+const (
+	SlapRightFour = 13
+	SlapLeftFour  = 14
+	SlapThumbs    = 15
+)
+
+// SlapFingers lists the finger positions a slap holds (nil for a position
+// that is not a slap).
+func SlapFingers(slap int) []int {
+	switch slap {
+	case SlapRightFour:
+		return []int{RightIndex, RightMiddle, RightRing, RightLittle}
+	case SlapLeftFour:
+		return []int{LeftIndex, LeftMiddle, LeftRing, LeftLittle}
+	case SlapThumbs:
+		return []int{RightThumb, LeftThumb}
+	}
+	return nil
+}
+
+// SlapName is a slap position's name in English.
+func SlapName(slap int) string {
+	switch slap {
+	case SlapRightFour:
+		return "right four-finger slap"
+	case SlapLeftFour:
+		return "left four-finger slap"
+	case SlapThumbs:
+		return "two-thumb slap"
+	}
+	return fmt.Sprintf("slap %d", slap)
+}
+
+// Slap is a whole slap image whose fingers were recorded as attempts, with
+// where each finger lies on it: the central checks the fingers' sequence
+// against it.
+type Slap struct {
+	Image    Image     `json:"image"`
+	Segments []Segment `json:"segments"`
+	Device   string    `json:"device,omitempty"`
+	Time     time.Time `json:"time"`
+}
+
+// Segment is one finger's box on a slap image, in the stored image's
+// pixels (X, Y its top left corner), and its quality score there.
+type Segment struct {
+	Position int `json:"position"`
+	X        int `json:"x"`
+	Y        int `json:"y"`
+	W        int `json:"w"`
+	H        int `json:"h"`
+	Score    int `json:"score"`
+}
+
 // Face is the kept portrait.
 type Face struct {
 	Image    Image     `json:"image"`
@@ -215,7 +271,10 @@ type Session struct {
 	Updated   time.Time       `json:"updated"`
 	Face      *Face           `json:"face,omitempty"`
 	Fingers   map[int]*Finger `json:"fingers"`
-	Card      *CardResult     `json:"card,omitempty"`
+	// Slaps by slap position (13-15); a later slap of a kind replaces the
+	// earlier one.
+	Slaps map[int]*Slap `json:"slaps,omitempty"`
+	Card  *CardResult   `json:"card,omitempty"`
 	// PacketID is set when finalizing begins: the id of the packet built,
 	// kept with the session until the outbox holds it.
 	PacketID string `json:"packet_id,omitempty"`
@@ -358,6 +417,15 @@ func (s *Session) Summary() map[string]any {
 	}
 	if s.Card != nil {
 		out["card"] = s.Card
+	}
+	if len(s.Slaps) > 0 {
+		slaps := []int{}
+		for _, pos := range []int{SlapRightFour, SlapLeftFour, SlapThumbs} {
+			if s.Slaps[pos] != nil {
+				slaps = append(slaps, pos)
+			}
+		}
+		out["slaps"] = slaps
 	}
 	if s.PacketID != "" {
 		out["packet_id"] = s.PacketID

@@ -277,3 +277,66 @@ func TestPolicyValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestSlapKept(t *testing.T) {
+	dir := t.TempDir()
+	o := &memOutbox{}
+	m := open(t, dir, o, nil)
+	s, _ := m.Start("APP-3", "op", "booth", smallPolicy())
+	img := Capture{Data: []byte("slap-png-1"), Format: "png", Width: 800, Height: 600, PPI: 500, Device: "slap0"}
+	segs := []Segment{{Position: RightIndex, X: 40, Y: 50, W: 150, H: 300, Score: 70}, {Position: RightLittle, X: 600, Y: 200, W: 150, H: 250, Score: 55}}
+	for name, c := range map[string]struct {
+		slap int
+		segs []Segment
+		want string
+	}{
+		"not a slap":          {RightIndex, segs, "not a slap position"},
+		"left finger":         {SlapRightFour, []Segment{{Position: LeftIndex, W: 1, H: 1}}, "left index cannot be on it"},
+		"finger twice":        {SlapRightFour, []Segment{segs[0], segs[0]}, "given twice"},
+		"box outside":         {SlapRightFour, []Segment{{Position: RightIndex, X: 700, Y: 0, W: 101, H: 10}}, "outside the 800x600 image"},
+		"no finger":           {SlapThumbs, nil, "no finger found"},
+		"score out of range":  {SlapRightFour, []Segment{{Position: RightIndex, W: 1, H: 1, Score: 101}}, "outside 0-100"},
+		"thumb on four slaps": {SlapLeftFour, []Segment{{Position: LeftThumb, W: 1, H: 1}}, "cannot be on it"},
+	} {
+		if _, err := m.SetSlap(s.ID, c.slap, img, c.segs); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	if _, err := m.SetSlap(s.ID, SlapRightFour, img, segs); err != nil {
+		t.Fatal(err)
+	}
+	// A retaken slap replaces the first.
+	img2 := img
+	img2.Data = []byte("slap-png-2")
+	got, err := m.SetSlap(s.ID, SlapRightFour, img2, segs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Slaps) != 1 || len(got.Slaps[SlapRightFour].Segments) != 1 {
+		t.Fatalf("slaps %+v", got.Slaps)
+	}
+	if sum := got.Summary()["slaps"]; fmt.Sprint(sum) != "[13]" {
+		t.Errorf("summary slaps %v", sum)
+	}
+	// It survives a crash, bytes and all, and names the device used.
+	m2 := open(t, dir, o, nil)
+	after, err := m2.Get(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl := after.Slaps[SlapRightFour]
+	if sl == nil || sl.Image.Width != 800 || sl.Image.PPI != 500 || sl.Device != "slap0" || sl.Segments[0] != segs[0] {
+		t.Fatalf("after restart: %+v", sl)
+	}
+	if data, err := m2.ReadBlob(s.ID, sl.Image.File); err != nil || string(data) != "slap-png-2" {
+		t.Fatalf("slap image after restart: %q %v", data, err)
+	}
+	// Only while capturing.
+	complete(t, m2, s.ID)
+	if _, err := m2.ToReview(s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m2.SetSlap(s.ID, SlapRightFour, img, segs); err == nil || !strings.Contains(err.Error(), "not capturing") {
+		t.Errorf("slap set in review: %v", err)
+	}
+}
