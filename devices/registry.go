@@ -92,6 +92,14 @@ type entry struct {
 	gen    uint64        // which opening the current reporter belongs to
 	lost   chan struct{} // closed by the reporter when the device reports absent
 	cfg    *Config       // nil for attached (discovered) devices
+	// early is what the driver reported from inside Open, announced with
+	// the device once Open returns (a state event before that would name a
+	// device Get cannot find yet).
+	early struct {
+		set    bool
+		state  State
+		detail string
+	}
 }
 
 // NewRegistry returns an empty registry. Call Close to stop it.
@@ -222,7 +230,10 @@ func (r *Registry) attachOpened(e *entry, rep *reporter, dev Device) bool {
 	}
 	e.dev = dev
 	e.info = r.mergeInfo(e, dev.Info())
-	if e.state == StateAbsent {
+	switch {
+	case e.early.set:
+		e.state, e.detail = e.early.state, e.early.detail
+	case e.state == StateAbsent:
 		// The driver did not report a state while opening: it is ready.
 		e.state, e.detail = StateReady, ""
 	}
@@ -333,6 +344,7 @@ func (r *Registry) newReporter(e *entry) *reporter {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e.gen++
+	e.early.set = false
 	return &reporter{r: r, e: e, gen: e.gen, lost: make(chan struct{})}
 }
 
@@ -354,7 +366,18 @@ func (p *reporter) SetState(s State, detail string) {
 		}
 		return
 	}
-	r.setState(p.e, p.gen, s, detail, EventState)
+	r.mu.Lock()
+	opening := p.e.dev == nil && p.e.gen == p.gen
+	if opening {
+		// Reported from inside Open: kept, and announced with the device
+		// (EventAdded), never before it. A "ready" event or snapshot must
+		// mean that Get finds the device.
+		p.e.early.set, p.e.early.state, p.e.early.detail = true, s, detail
+	}
+	r.mu.Unlock()
+	if !opening {
+		r.setState(p.e, p.gen, s, detail, EventState)
+	}
 }
 
 func (r *Registry) setState(e *entry, gen uint64, s State, detail string, t EventType) {

@@ -356,3 +356,90 @@ func TestCloseDoesNotDeadlockWithReportingDriver(t *testing.T) {
 		t.Fatal("Registry.Close deadlocked with a driver reporting from its Close")
 	}
 }
+
+// reportsWhileOpening is a driver that tells its state from inside Open
+// (as the PC/SC reader says "no card" while it opens), then takes a moment
+// before Open returns; with fail set, Open then fails.
+type reportsWhileOpening struct{ fail atomic.Bool }
+
+var whileOpening = &reportsWhileOpening{}
+
+func init() {
+	Register(Driver{Name: "reports-while-opening", Kind: KindCardReader, Open: func(ctx context.Context, cfg Config, rep Reporter) (Device, error) {
+		rep.SetState(StateReady, "no card")
+		time.Sleep(20 * time.Millisecond)
+		if whileOpening.fail.Load() {
+			return nil, fmt.Errorf("reader vanished while opening")
+		}
+		return &plugDev{info: Info{Model: "early reporter"}}, nil
+	}})
+}
+
+// A device announced ready is one Get finds: a state reported from inside
+// Open comes out with EventAdded, not before it.
+func TestReadyMeansGettable(t *testing.T) {
+	r := fastRegistry()
+	defer r.Close()
+	sub := r.Subscribe(0)
+	defer sub.Close()
+	if err := r.Open(Config{ID: "reader", Driver: "reports-while-opening"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.State != StateReady {
+			continue
+		}
+		if _, ok := r.Get("reader"); !ok {
+			t.Fatalf("%s event says ready (%q) but Get finds no device", ev.Type, ev.Detail)
+		}
+		if ev.Type != EventAdded || ev.Detail != "no card" {
+			t.Fatalf("first ready event %+v, want added with the detail reported while opening", ev)
+		}
+		return
+	}
+}
+
+// An Open that reports a state and then fails leaves the device absent,
+// every time.
+func TestFailedOpenStaysAbsent(t *testing.T) {
+	whileOpening.fail.Store(true)
+	defer whileOpening.fail.Store(false)
+	r := fastRegistry()
+	defer r.Close()
+	sub := r.Subscribe(0)
+	defer sub.Close()
+	if err := r.Open(Config{ID: "reader", Driver: "reports-while-opening"}); err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, sub, EventState)
+	if ev.State != StateAbsent {
+		t.Fatalf("first event %+v, want absent", ev)
+	}
+	// Several failed retries later, still absent and never announced ready.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		for _, st := range r.Snapshot() {
+			if st.Info.ID == "reader" && st.State != StateAbsent {
+				t.Fatalf("after failed opens: %+v", st)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			break
+		}
+		if ev.State == StateReady {
+			t.Fatalf("announced %+v for a device that never opened", ev)
+		}
+	}
+}
