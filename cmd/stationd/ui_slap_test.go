@@ -54,6 +54,13 @@ func evalInt(t *testing.T, ctx context.Context, js string) int {
 const allReviewImages = `[...document.querySelectorAll("#step-review img[id^=review-img-]")]
 	.filter((i) => i.complete && i.naturalWidth > 0 && new URL(i.src).pathname.startsWith("/api/sessions/")).length`
 
+// reviewSlaps is "13:4,14:4,15:2" once the review step shows the three
+// whole slaps stationd keeps, loaded, with the number of finger boxes on
+// each.
+const reviewSlaps = `[...document.querySelectorAll("#review-slaps figure")]
+	.filter((f) => f.querySelector("img").complete && f.querySelector("img").naturalWidth > 0)
+	.map((f) => f.id.replace("review-slap-", "") + ":" + f.querySelectorAll(".slap-box").length).join(",")`
+
 func TestBrowserSlapsReviewReloadAndCounters(t *testing.T) {
 	ctx := uitest.Browser(t) // skips early when there is no Chromium
 	rig, keys := newRig(t)
@@ -168,7 +175,10 @@ func TestBrowserSlapsReviewReloadAndCounters(t *testing.T) {
 		uitest.Key("n"),
 		chromedp.WaitVisible(chromedp.CSS("#finalize:not([disabled])")),
 		chromedp.Poll[chromedp.Void](allReviewImages+` === 10`, chromedp.WithPollingTimeout(0)),
+		chromedp.Poll[chromedp.Void](reviewSlaps+` === "13:4,14:4,15:2"`, chromedp.WithPollingTimeout(0)),
 		shots.Take("review"),
+		chromedp.ScrollIntoView(chromedp.CSS("#review-slaps")),
+		shots.Take("review-slaps"),
 	)
 	scores, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#step-review td.score")].map((e) => e.textContent).join(",")`))
 	if err != nil {
@@ -180,6 +190,7 @@ func TestBrowserSlapsReviewReloadAndCounters(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#step-review")),
 		uitest.TextContains("#review-applicant", "APP-SLAP-1"),
 		chromedp.Poll[chromedp.Void](allReviewImages+` === 10`, chromedp.WithPollingTimeout(0)),
+		chromedp.Poll[chromedp.Void](reviewSlaps+` === "13:4,14:4,15:2"`, chromedp.WithPollingTimeout(0)),
 		shots.Take("review-after-reload"),
 	)
 	again, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#step-review td.score")].map((e) => e.textContent).join(",")`))

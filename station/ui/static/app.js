@@ -294,11 +294,12 @@ async function loadImages() {
   try {
     const r = await send("session.images", { session: id });
     if (!S.session || S.session.id !== id) return;
-    const st = { face: null, fingers: {}, exceptions: {} };
+    const st = { face: null, fingers: {}, exceptions: {}, slaps: [] };
     for (const im of r.images || []) {
       if (im.kind === "face") st.face = im;
       else if (im.kind === "finger") st.fingers[im.position] = im;
       else if (im.kind === "exception") st.exceptions[im.position] = im;
+      else if (im.kind === "slap") st.slaps.push(im);
     }
     S.stored = st;
     renderMain();
@@ -990,12 +991,20 @@ function reviewHTML() {
       ${photo ? `<img id="review-except-${f.position}" src="${esc(photo.url)}" alt="${esc(t("review.exception_photo"))}" title="${esc(t("review.exception_photo"))}" style="height:70px">` : ""}</td></tr>`;
   }).join("");
   const portrait = (S.stored && S.stored.face && S.stored.face.url) || S.portraitURL;
+  // Whole slaps, as they go to the central, with each finger's box drawn
+  // where stationd found it (in per cent of the image, so at any size).
+  const slapKey = { 13: "slap.right", 14: "slap.left", 15: "slap.thumbs" };
+  const slaps = ((S.stored && S.stored.slaps) || []).map((sl) => `<figure class="review-slap" id="review-slap-${sl.position}">
+      <div style="position:relative;display:inline-block"><img src="${esc(sl.url)}" alt="${esc(t(slapKey[sl.position]))}" style="height:180px;display:block">
+      ${(sl.segments || []).map((g) => `<span class="slap-box" data-pos="${g.position}" title="${esc(fingerName(g.position))}: ${esc(g.score)}" style="position:absolute;border:2px solid #1a5fb4;left:${100 * g.x / sl.width}%;top:${100 * g.y / sl.height}%;width:${100 * g.w / sl.width}%;height:${100 * g.h / sl.height}%"></span>`).join("")}</div>
+      <figcaption>${esc(t(slapKey[sl.position]))}: ${(sl.segments || []).map((g) => `${esc(fingerName(g.position))} ${esc(g.score)}`).join(" · ")}</figcaption></figure>`).join("");
   return `<h2>${esc(t("review.title"))}</h2>
     <p>${esc(t("applicant.title"))}: <b id="review-applicant">${esc(s.applicant)}</b></p>
     <p>${esc(t("review.portrait"))}: ${s.face ? `<span class="badge pass">${esc(t("fingers.score"))} ${esc(s.face.score)}</span>` : "—"}
     ${s.face && portrait ? `<br><img id="review-portrait" src="${esc(portrait)}" alt="${esc(t("review.portrait"))}" style="max-height:160px">` : ""}</p>
     ${s.card ? `<p>${esc(t("review.card"))}: <span class="badge ${s.card.ok ? "pass" : "fail"}" id="review-card">${esc(s.card.ok ? t("card.ok") : t("card.failed"))}</span></p>` : ""}
     <table><thead><tr><th>${esc(t("step.fingers"))}</th><th></th><th>${esc(t("fingers.score"))}</th><th>${esc(t("fingers.attempts"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>
+    ${slaps ? `<h3>${esc(t("review.slaps"))}</h3><div id="review-slaps">${slaps}</div>` : ""}
     ${missing.length ? `<div class="error" id="review-missing"><b>${esc(t("review.missing"))}:</b><ul>${missing.map((m) => `<li>${esc(m)}</li>`).join("")}</ul></div>` : ""}
     <div class="actions"><button data-act="reviewBack" id="back" title="B">${esc(t("review.back"))}</button>
     <button class="primary" data-act="finalize" id="finalize" ${s.state === "review" ? "" : "disabled"}>${esc(t("review.finalize"))}</button>
