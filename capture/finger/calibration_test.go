@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestCalibrationNFIQ2(t *testing.T) {
 	for i, h := range rows[0] {
 		col[h] = i
 	}
-	for _, h := range []string{"file", "nfiq2", "source"} {
+	for _, h := range []string{"file", "nfiq2", "source", "axis", "level"} {
 		if _, ok := col[h]; !ok {
 			t.Fatalf("calibration.csv has no %q column", h)
 		}
@@ -43,6 +44,7 @@ func TestCalibrationNFIQ2(t *testing.T) {
 	type pair struct{ ours, ref []float64 }
 	byKind := map[string]*pair{"SFinGe synthetic": {}, "scanned ink": {}}
 	negatives, refusedByNFIQ2, rejectedPrints := 0, 0, 0
+	var ladder []ladderPoint
 	for i, r := range rows[1:] {
 		name := r[col["file"]]
 		// Under -race only every eighth print is scored (the negatives
@@ -87,6 +89,9 @@ func TestCalibrationNFIQ2(t *testing.T) {
 			kind = byKind["SFinGe synthetic"]
 		}
 		kind.ours, kind.ref = append(kind.ours, float64(res.Score)), append(kind.ref, q)
+		if sev, ok := severity(r[col["axis"]], r[col["level"]]); ok {
+			ladder = append(ladder, ladderPoint{r[col["source"]], r[col["axis"]], sev, q, float64(res.Score)})
+		}
 	}
 	if negatives == 0 {
 		t.Error("no negatives in the calibration set")
@@ -114,10 +119,84 @@ func TestCalibrationNFIQ2(t *testing.T) {
 		t.Logf("  SFinGe scored as one block: Spearman %.3f with our ink scores, %.3f with NFIQ 2's own ink scores (the most any score that ignores SFinGe's degradations can reach)",
 			withOurs, withRef)
 	}
+	// Whether each score falls as a print is degraded further along one
+	// axis: NFIQ 2's rises on SFinGe as often as it falls.
+	for _, k := range []string{"scanned ink", "SFinGe synthetic"} {
+		steps, refUp, oursUp := countRises(ladder, strings.HasPrefix(k, "SFinGe"))
+		if steps > 0 {
+			t.Logf("  %s: of %d steps to a stronger degradation (same print, same axis), NFIQ 2 rose on %d, our score on %d",
+				k, steps, refUp, oursUp)
+		}
+	}
 	// A floor, not the goal: the score must clearly follow NFIQ 2.
 	if !raceEnabled && rho < 0.5 {
 		t.Errorf("Spearman %.3f with NFIQ 2: the score no longer tracks NFIQ 2", rho)
 	}
+}
+
+// ladderPoint is one calibration print on a degradation axis.
+type ladderPoint struct {
+	source, axis    string
+	severity        float64 // 0 for the original
+	nfiq2, ourScore float64
+}
+
+// severity orders the README's degradation levels, worst last; ok is false
+// for axes that are not a ladder of one kind of damage (crops, rotations,
+// quantisation).
+func severity(axis, level string) (float64, bool) {
+	if axis == "orig" {
+		return 0, true
+	}
+	v, err := strconv.ParseFloat(level, 64)
+	if err != nil {
+		return 0, false
+	}
+	switch axis {
+	case "blur", "noise", "dry", "wet":
+		return v, true
+	case "contact", "contrast": // the fraction kept: less is worse
+		return 1 - v + 1e-9, true
+	}
+	return 0, false
+}
+
+// countRises walks each (source, axis) ladder from the original to the
+// worst level and counts the steps, and those on which NFIQ 2 and our score
+// went up instead of down.
+func countRises(pts []ladderPoint, sfinge bool) (steps, refUp, oursUp int) {
+	orig := map[string]ladderPoint{}
+	byLadder := map[[2]string][]ladderPoint{}
+	for _, p := range pts {
+		if strings.HasPrefix(p.source, "SFinGe") != sfinge {
+			continue
+		}
+		if p.axis == "orig" {
+			orig[p.source] = p
+			continue
+		}
+		k := [2]string{p.source, p.axis}
+		byLadder[k] = append(byLadder[k], p)
+	}
+	for k, l := range byLadder {
+		o, ok := orig[k[0]]
+		if !ok {
+			continue
+		}
+		sort.Slice(l, func(i, j int) bool { return l[i].severity < l[j].severity })
+		prev := o
+		for _, p := range l {
+			steps++
+			if p.nfiq2 > prev.nfiq2 {
+				refUp++
+			}
+			if p.ourScore > prev.ourScore {
+				oursUp++
+			}
+			prev = p
+		}
+	}
+	return steps, refUp, oursUp
 }
 
 // sfAsOneBlock is the overall Spearman correlation with NFIQ 2 (inkRef,
