@@ -375,16 +375,22 @@ func init() {
 	}})
 }
 
-// A device announced ready is one Get finds: a state reported from inside
-// Open comes out with EventAdded, not before it.
-func TestReadyMeansGettable(t *testing.T) {
+// openEarlyReporter configures a reports-while-opening device "reader" on a
+// new registry, with a subscription from before; both end with the test.
+func openEarlyReporter(t *testing.T) (*Registry, *Subscription) {
 	r := fastRegistry()
-	defer r.Close()
 	sub := r.Subscribe(0)
-	defer sub.Close()
+	t.Cleanup(func() { sub.Close(); r.Close() })
 	if err := r.Open(Config{ID: "reader", Driver: "reports-while-opening"}); err != nil {
 		t.Fatal(err)
 	}
+	return r, sub
+}
+
+// A device announced ready is one Get finds: a state reported from inside
+// Open comes out with EventAdded, not before it.
+func TestReadyMeansGettable(t *testing.T) {
+	r, sub := openEarlyReporter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
@@ -410,13 +416,7 @@ func TestReadyMeansGettable(t *testing.T) {
 func TestFailedOpenStaysAbsent(t *testing.T) {
 	whileOpening.fail.Store(true)
 	defer whileOpening.fail.Store(false)
-	r := fastRegistry()
-	defer r.Close()
-	sub := r.Subscribe(0)
-	defer sub.Close()
-	if err := r.Open(Config{ID: "reader", Driver: "reports-while-opening"}); err != nil {
-		t.Fatal(err)
-	}
+	r, sub := openEarlyReporter(t)
 	ev := next(t, sub, EventState)
 	if ev.State != StateAbsent {
 		t.Fatalf("first event %+v, want absent", ev)

@@ -73,13 +73,9 @@ func Enrollment(s *session.Session, read func(string) ([]byte, error)) (*packet.
 				pf.Exception.Photo = b
 			}
 		case f.Best != nil:
-			b, err := read(f.Best.File)
+			img, err := readGray(read, f.Best.File, session.FingerName(pos))
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", session.FingerName(pos), err)
-			}
-			img, err := decodeGray(b)
-			if err != nil {
-				return nil, fmt.Errorf("%s: stored image: %w", session.FingerName(pos), err)
+				return nil, err
 			}
 			best := f.Attempts[f.BestOf]
 			pf.Image, pf.PPI = img, f.Best.PPI
@@ -95,13 +91,9 @@ func Enrollment(s *session.Session, read func(string) ([]byte, error)) (*packet.
 		if sl == nil {
 			continue
 		}
-		b, err := read(sl.Image.File)
+		img, err := readGray(read, sl.Image.File, session.SlapName(pos))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", session.SlapName(pos), err)
-		}
-		img, err := decodeGray(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: stored image: %w", session.SlapName(pos), err)
+			return nil, err
 		}
 		ps := packet.Slap{Position: packet.FingerPosition(pos), Image: img, PPI: sl.Image.PPI, Captured: sl.Time, DeviceID: sl.Device}
 		o := img.Bounds().Min
@@ -128,6 +120,19 @@ func Enrollment(s *session.Session, read func(string) ([]byte, error)) (*packet.
 		})
 	}
 	return e, nil
+}
+
+// readGray reads and decodes one stored grey image; what names it in errors.
+func readGray(read func(string) ([]byte, error), file, what string) (*image.Gray, error) {
+	b, err := read(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	img, err := decodeGray(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: stored image: %w", what, err)
+	}
+	return img, nil
 }
 
 func decodeGray(b []byte) (*image.Gray, error) {
