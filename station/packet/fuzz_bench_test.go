@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/openenroll/stationd/capture/wsq"
+	"github.com/openenroll/stationd/firmware-sim/hidsim"
 	"github.com/openenroll/stationd/firmware-sim/synthfinger"
 )
 
@@ -165,6 +166,39 @@ func BenchmarkPacketBuildPNGFast(b *testing.B) { benchBuild(b, CompressionPNG, p
 
 // BenchmarkPacketBuildWSQ: the same with WSQ at 0.75 bpp.
 func BenchmarkPacketBuildWSQ(b *testing.B) { benchBuild(b, CompressionWSQ, 0) }
+
+// BenchmarkPacketBuildWSQWithSlaps: the WSQ packet plus the three whole
+// 1600x1500 slaps (4-4-2) from the slap scanner's simulator, as a booth with
+// a slap scanner sends it.
+func BenchmarkPacketBuildWSQWithSlaps(b *testing.B) {
+	k := sharedKeys(b)
+	e := benchEnrollment(b)
+	for i, kind := range []int{hidsim.KindRightFour, hidsim.KindLeftFour, hidsim.KindThumbs} {
+		img, truth, err := hidsim.RenderSlap(hidsim.SlapSpec{Identity: 42, Kind: kind, RotationDeg: 8, Seed: uint64(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sl := Slap{Position: SlapRightFour + FingerPosition(i), Image: img, PPI: 500, DeviceID: "slap0"}
+		for _, f := range truth.Fingers {
+			sl.Segments = append(sl.Segments, SlapSegment{Position: FingerPosition(f.Position), Box: f.Box.Intersect(img.Bounds()), Quality: Quality{Score: 75}})
+		}
+		e.Slaps = append(e.Slaps, sl)
+	}
+	o := testOptions(k)
+	o.FingerCompression = CompressionWSQ
+	o.WSQEncode = wsq.Encode
+	b.ReportAllocs()
+	b.ResetTimer()
+	var size int
+	for b.Loop() {
+		p, err := Build(e, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(p.Bytes)
+	}
+	b.ReportMetric(float64(size), "bytes/packet")
+}
 
 // BenchmarkPacketOpen: decrypt, verify, check the chain and parse every
 // record of the PNG packet.
