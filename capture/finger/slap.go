@@ -115,6 +115,10 @@ type SlapFinger struct {
 	Center image.Point
 	// AngleDeg is the finger's axis, clockwise from pointing up.
 	AngleDeg float64
+	// Outline is the region Image was cut from: a rectangle turned with
+	// the finger, its corners on the slap image (clamped to it), clockwise
+	// from the fingertip's left. Tighter than Box on a tilted finger.
+	Outline [4]image.Point
 	// Image is the fingertip cut out and turned upright, at the slap's ppi.
 	Image *image.Gray
 	// Quality is Assess on Image (zero when SlapOptions.NoQuality).
@@ -226,7 +230,8 @@ func SegmentSlap(img *image.Gray, ppi int, kind SlapKind, opts SlapOptions) (Sla
 	}
 	placed := SlapPositions(hand)
 	for i, t := range tips {
-		f := SlapFinger{Position: placed[assign[i]], Box: t.box, Center: t.center, AngleDeg: t.angle}
+		f := SlapFinger{Position: placed[assign[i]], Box: t.box, Center: t.center, AngleDeg: t.angle,
+			Outline: slapOutline(img, t)}
 		if opts.GeometryOnly {
 			res.Fingers = append(res.Fingers, f)
 			continue
@@ -532,8 +537,7 @@ func slapEigenRatio(sxx, syy, sxy float64) float64 {
 
 // slapUpright samples the fingertip turned upright around its centre.
 func slapUpright(img *image.Gray, t slapTip) *image.Gray {
-	w, h := int(math.Ceil(t.w)), int(math.Ceil(t.h))
-	w, h = min(max(w, 34), 1000), min(max(h, 34), 1000)
+	w, h := slapCutSize(t)
 	out := image.NewGray(image.Rect(0, 0, w, h))
 	a := t.angle * math.Pi / 180
 	ca, sa := math.Cos(a), math.Sin(a)
@@ -554,6 +558,29 @@ func slapUpright(img *image.Gray, t slapTip) *image.Gray {
 			}
 			out.Pix[y*w+x] = val
 		}
+	}
+	return out
+}
+
+// slapCutSize is the size of the upright fingertip image cut for t.
+func slapCutSize(t slapTip) (w, h int) {
+	w, h = int(math.Ceil(t.w)), int(math.Ceil(t.h))
+	return min(max(w, 34), 1000), min(max(h, 34), 1000)
+}
+
+// slapOutline returns the corners on img of the region slapUpright cuts
+// for t (the same turn about the tip's centre), clamped to the image.
+func slapOutline(img *image.Gray, t slapTip) [4]image.Point {
+	w, h := slapCutSize(t)
+	a := t.angle * math.Pi / 180
+	ca, sa := math.Cos(a), math.Sin(a)
+	W, H := img.Rect.Dx(), img.Rect.Dy()
+	var out [4]image.Point
+	for i, c := range [4][2]float64{{-1, -1}, {1, -1}, {1, 1}, {-1, 1}} {
+		u, v := c[0]*float64(w)/2, c[1]*float64(h)/2
+		x := float64(t.center.X) + u*ca - v*sa
+		y := float64(t.center.Y) + u*sa + v*ca
+		out[i] = image.Pt(min(max(int(math.Round(x)), 0), W-1), min(max(int(math.Round(y)), 0), H-1))
 	}
 	return out
 }

@@ -313,3 +313,73 @@ func TestSlapUnexpectedFinger(t *testing.T) {
 		t.Fatalf("missing %v unexpected %v reasons %v", res.Missing, res.Unexpected, res.Reasons)
 	}
 }
+
+// The outline is where each upright fingertip was cut from: it holds the
+// pad's true centre, its first side runs across the finger at the finger's
+// angle, and it encloses the cut image's area.
+func TestSlapOutline(t *testing.T) {
+	src := cachedQuick()
+	for i, rot := range []float64{-25, 0, 20} {
+		sp := hidsim.SlapSpec{Identity: 12, Kind: hidsim.KindRightFour, RotationDeg: rot, Seed: uint64(40 + i), Source: src}
+		img, tr, err := hidsim.RenderSlap(sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := SegmentSlap(img, 500, SlapRightFour, SlapOptions{NoQuality: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Fingers) != len(tr.Fingers) {
+			t.Fatalf("rot %v: %d fingers found, %d placed", rot, len(res.Fingers), len(tr.Fingers))
+		}
+		for k, f := range res.Fingers {
+			o := f.Outline
+			if !inQuad(o, tr.Fingers[k].Center) {
+				t.Errorf("rot %v finger %d: outline %v does not hold the pad centre %v", rot, f.Position, o, tr.Fingers[k].Center)
+			}
+			clamped := false
+			for _, p := range o {
+				clamped = clamped || p.X == 0 || p.Y == 0 || p.X == img.Rect.Dx()-1 || p.Y == img.Rect.Dy()-1
+			}
+			if clamped {
+				continue
+			}
+			side := math.Atan2(float64(o[1].Y-o[0].Y), float64(o[1].X-o[0].X)) * 180 / math.Pi
+			if math.Abs(side-f.AngleDeg) > 2 {
+				t.Errorf("rot %v finger %d: outline turned %.1f°, finger %.1f°", rot, f.Position, side, f.AngleDeg)
+			}
+			b := f.Image.Bounds()
+			if a, want := quadArea(o), float64(b.Dx()*b.Dy()); math.Abs(a-want) > 0.05*want {
+				t.Errorf("rot %v finger %d: outline area %.0f px, cut image %.0f px", rot, f.Position, a, want)
+			}
+		}
+	}
+}
+
+// quadArea is the area of a simple quadrilateral (shoelace formula).
+func quadArea(q [4]image.Point) float64 {
+	s := 0
+	for i := range q {
+		j := (i + 1) % 4
+		s += q[i].X*q[j].Y - q[j].X*q[i].Y
+	}
+	return math.Abs(float64(s)) / 2
+}
+
+// inQuad reports whether p lies inside the convex quadrilateral q.
+func inQuad(q [4]image.Point, p image.Point) bool {
+	sign := 0
+	for i := range q {
+		j := (i + 1) % 4
+		c := (q[j].X-q[i].X)*(p.Y-q[i].Y) - (q[j].Y-q[i].Y)*(p.X-q[i].X)
+		switch {
+		case c > 0 && sign < 0, c < 0 && sign > 0:
+			return false
+		case c > 0:
+			sign = 1
+		case c < 0:
+			sign = -1
+		}
+	}
+	return true
+}
