@@ -133,7 +133,10 @@ type Slap struct {
 type SlapSegment struct {
 	Position FingerPosition  `json:"position"`
 	Box      image.Rectangle `json:"-"`
-	Quality  Quality         `json:"quality"`
+	// Outline, when known, is the finger's polygon (3-99 corners, in the
+	// same coordinates as Box): tighter than the box on a tilted finger.
+	Outline []image.Point `json:"-"`
+	Quality Quality       `json:"quality"`
 }
 
 // CardCheck is one step of the chip-card stage (BAC, passive
@@ -273,6 +276,13 @@ func (sl *Slap) validate() error {
 			return fmt.Errorf("packet: %s: %s box %v is empty or outside the image %v", name, g.Position, g.Box, b)
 		case g.Quality.Score > 100:
 			return fmt.Errorf("packet: %s: %s quality %d above 100", name, g.Position, g.Quality.Score)
+		case g.Outline != nil && (len(g.Outline) < 3 || len(g.Outline) > 99):
+			return fmt.Errorf("packet: %s: %s outline has %d corners, want 3-99", name, g.Position, len(g.Outline))
+		}
+		for _, p := range g.Outline {
+			if !p.In(b) {
+				return fmt.Errorf("packet: %s: %s outline corner %v outside the image %v", name, g.Position, p, b)
+			}
 		}
 		seen[g.Position] = true
 	}

@@ -60,7 +60,8 @@ func fuzzEnrollment(tb testing.TB) *Enrollment {
 	e.Fingers = e.Fingers[:3]
 	e.Fingers = append(e.Fingers, Finger{Position: 8, Exception: &Exception{Reason: ExceptionAmputated, Photo: testFaceJPEG(tb, 8, 8)}})
 	e.Slaps = []Slap{{Position: SlapThumbs, Image: testFinger(16, 12, 5), PPI: 500, Segments: []SlapSegment{
-		{Position: 1, Box: image.Rect(9, 1, 15, 11), Quality: Quality{Score: 61}},
+		{Position: 1, Box: image.Rect(9, 1, 15, 11), Quality: Quality{Score: 61},
+			Outline: []image.Point{{10, 1}, {14, 2}, {13, 10}, {9, 9}}},
 		{Position: 6, Box: image.Rect(1, 2, 7, 12), Quality: Quality{Score: 58}}}}}
 	return e
 }

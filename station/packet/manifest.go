@@ -104,7 +104,10 @@ type SegmentEntry struct {
 	Right    int            `json:"right"`
 	Top      int            `json:"top"`
 	Bottom   int            `json:"bottom"`
-	Quality  Quality        `json:"quality"`
+	// Outline is the finger's polygon as the Type-14 ASEG field gives it,
+	// [column, row] corners; absent when only the box is known.
+	Outline [][2]int `json:"outline,omitempty"`
+	Quality Quality  `json:"quality"`
 }
 
 // ExceptionEntry records why a finger has no image.

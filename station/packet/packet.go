@@ -224,8 +224,13 @@ func Build(e *Enrollment, opts Options) (*Packet, error) {
 		}
 		for _, g := range sl.Segments {
 			r := g.Box.Sub(sl.Image.Bounds().Min)
-			se.Segments = append(se.Segments, SegmentEntry{Position: g.Position, Name: g.Position.String(),
-				Left: r.Min.X, Right: r.Max.X - 1, Top: r.Min.Y, Bottom: r.Max.Y - 1, Quality: g.Quality})
+			entry := SegmentEntry{Position: g.Position, Name: g.Position.String(),
+				Left: r.Min.X, Right: r.Max.X - 1, Top: r.Min.Y, Bottom: r.Max.Y - 1, Quality: g.Quality}
+			for _, p := range g.Outline {
+				p = p.Sub(sl.Image.Bounds().Min)
+				entry.Outline = append(entry.Outline, [2]int{p.X, p.Y})
+			}
+			se.Segments = append(se.Segments, entry)
 		}
 		m.Slaps = append(m.Slaps, se)
 	}

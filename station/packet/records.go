@@ -232,8 +232,9 @@ func records(e *Enrollment, fingers []encodedFinger, slaps []encodedSlap, face *
 		}
 	}
 	// The slaps follow the single fingers, one Type-14 each with a SEG
-	// subfield (§8.14.15: inclusive pixel edges) and an FQM subfield per
-	// finger found on it.
+	// subfield (field 14.021: inclusive pixel edges), an ASEG polygon (field
+	// 14.025) where the outline is known, and an FQM subfield per finger
+	// found on it.
 	for j, es := range slaps {
 		sl := es.s
 		t14 := ansinist.Type14{IDC: idcFirstFing + len(fingers) + j, IMP: ansinist.ImpressionPlain, SRC: ori,
@@ -242,6 +243,13 @@ func records(e *Enrollment, fingers []encodedFinger, slaps []encodedSlap, face *
 		for _, g := range sl.Segments {
 			r := g.Box.Sub(sl.Image.Bounds().Min)
 			t14.SEG = append(t14.SEG, ansinist.Segment{FGP: int(g.Position), Left: r.Min.X, Right: r.Max.X - 1, Top: r.Min.Y, Bottom: r.Max.Y - 1})
+			if g.Outline != nil {
+				o := ansinist.Outline{FGP: int(g.Position)}
+				for _, p := range g.Outline {
+					o.Points = append(o.Points, p.Sub(sl.Image.Bounds().Min))
+				}
+				t14.ASEG = append(t14.ASEG, o)
+			}
 			t14.FQM = append(t14.FQM, ansinist.QualityMetric{FGP: int(g.Position), Score: ansiScore(g.Quality),
 				VendorID: opts.QualityVendorID, ProductCode: opts.QualityProductCode})
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,11 @@ func withRightSlap(e *Enrollment) *Enrollment {
 			{Position: 4, Box: image.Rect(78, 12, 106, 62).Add(shifted.Rect.Min), Quality: Quality{Score: 59}},
 			{Position: 5, Box: image.Rect(110, 30, 140, 110).Add(shifted.Rect.Min), Quality: Quality{Score: -1}},
 		}})
+	// The middle finger's outline, turned a little.
+	sl := &e.Slaps[len(e.Slaps)-1]
+	for _, p := range []image.Point{{48, 6}, {74, 10}, {70, 58}, {44, 54}} {
+		sl.Segments[1].Outline = append(sl.Segments[1].Outline, p.Add(shifted.Rect.Min))
+	}
 	return e
 }
 
@@ -74,6 +80,14 @@ func TestSlapsInPacket(t *testing.T) {
 			t.Errorf("FQM %d: %+v, want finger %d score %d", i, q, i+2, want)
 		}
 	}
+	// The outline, where one is known, as ASEG in the stored image's pixels.
+	wantOutline := []image.Point{{48, 6}, {74, 10}, {70, 58}, {44, 54}}
+	if len(t14.ASEG) != 1 || t14.ASEG[0].FGP != 3 || !reflect.DeepEqual(t14.ASEG[0].Points, wantOutline) {
+		t.Errorf("ASEG %+v, want the right middle's %v", t14.ASEG, wantOutline)
+	}
+	if o := ms.Segments[1].Outline; len(o) != 4 || o[0] != [2]int{48, 6} || ms.Segments[0].Outline != nil {
+		t.Errorf("manifest outlines %v / %v", o, ms.Segments[0].Outline)
+	}
 	// Lossless: the slap's pixels as captured.
 	img, err := png.Decode(bytes.NewReader(t14.Data))
 	if err != nil {
@@ -102,6 +116,8 @@ func TestSlapRejected(t *testing.T) {
 		"single finger position":      func(s *Slap) { s.Position = 2 },
 		"finger twice":                func(s *Slap) { s.Segments[1].Position = 2 },
 		"no resolution":               func(s *Slap) { s.PPI = 0 },
+		"two-corner outline":          func(s *Slap) { s.Segments[1].Outline = s.Segments[1].Outline[:2] },
+		"outline outside":             func(s *Slap) { s.Segments[1].Outline[2] = image.Pt(500, 20) },
 	} {
 		e := withRightSlap(testEnrollment(t, 16, 16))
 		mutate(&e.Slaps[0])
@@ -128,6 +144,9 @@ func TestSlapManifestMismatch(t *testing.T) {
 		"quality":        func(m *Manifest) { m.Slaps[0].Segments[1].Quality.Score++ },
 		"slap dropped":   func(m *Manifest) { m.Slaps = nil },
 		"image hash":     func(m *Manifest) { m.Slaps[0].ImageSHA256 = strings.Repeat("0", 64) },
+		"outline corner": func(m *Manifest) { m.Slaps[0].Segments[0].Outline[2][0]-- },
+		"outline gone":   func(m *Manifest) { m.Slaps[0].Segments[0].Outline = nil },
+		"outline added":  func(m *Manifest) { m.Slaps[0].Segments[1].Outline = [][2]int{{1, 2}, {6, 2}, {6, 11}} },
 	} {
 		m := *p.Manifest
 		raw, _ := json.Marshal(m.Slaps)

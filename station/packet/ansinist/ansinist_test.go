@@ -3,6 +3,7 @@ package ansinist
 import (
 	"bytes"
 	"errors"
+	"image"
 	"reflect"
 	"strconv"
 	"strings"
@@ -260,7 +261,9 @@ func slapTransaction(t testing.TB) (*Transaction, Type14) {
 	h := Type1{TOT: "ENR", Date: day, DAI: "CENTRAL", ORI: "BOOTH-7", TCN: "S-0002", NSR: PPMM(500), NTR: PPMM(500)}
 	slap := Type14{IDC: 1, IMP: ImpressionPlain, SRC: "BOOTH-7", FCD: day, HLL: 800, VLL: 750,
 		SLC: ScalePPI, THPS: 500, TVPS: 500, CGA: CompressionPNG, BPX: 8, FGP: []int{15},
-		SEG:  []Segment{{FGP: 1, Left: 420, Right: 700, Top: 90, Bottom: 560}, {FGP: 6, Left: 60, Right: 350, Top: 100, Bottom: 749}},
+		SEG: []Segment{{FGP: 1, Left: 420, Right: 700, Top: 90, Bottom: 560}, {FGP: 6, Left: 60, Right: 350, Top: 100, Bottom: 749}},
+		ASEG: []Outline{{FGP: 1, Points: []image.Point{{450, 90}, {700, 130}, {660, 560}, {420, 520}}},
+			{FGP: 6, Points: []image.Point{{60, 100}, {350, 100}, {200, 749}}}},
 		FQM:  []QualityMetric{{FGP: 1, Score: 71, VendorID: 0x00FF, ProductCode: 7}, {FGP: 6, Score: 64, VendorID: 0x00FF, ProductCode: 7}},
 		Data: binaryBlob(64, 9)}
 	tx := &Transaction{}
@@ -281,7 +284,7 @@ func TestSlapSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(b), "14.021:1\x1f420\x1f700\x1f90\x1f560\x1e6\x1f60\x1f350\x1f100\x1f749\x1d") {
-		t.Errorf("SEG field not as §8.14.15 lays it out in %q", b)
+		t.Errorf("SEG field (14.021) not laid out as the standard says in %q", b)
 	}
 	d, err := Decode(b)
 	if err != nil {
@@ -302,11 +305,28 @@ func TestSlapSegments(t *testing.T) {
 			t.Errorf("%s: %v, want a field 14.021 error", name, err)
 		}
 	}
+	if !strings.Contains(string(b), "14.025:1\x1f4\x1f450\x1f90\x1f700\x1f130\x1f660\x1f560\x1f420\x1f520\x1e6\x1f3\x1f60\x1f100\x1f350\x1f100\x1f200\x1f749\x1d") {
+		t.Errorf("ASEG field (14.025) not laid out as the standard says in %q", b)
+	}
+	for name, o := range map[string]Outline{
+		"two points":     {FGP: 1, Points: []image.Point{{1, 1}, {2, 2}}},
+		"point outside":  {FGP: 1, Points: []image.Point{{1, 1}, {800, 2}, {3, 3}}},
+		"not one finger": {FGP: 15, Points: []image.Point{{1, 1}, {2, 2}, {3, 3}}},
+	} {
+		bad := slap
+		bad.ASEG = []Outline{o}
+		if _, err := bad.Record(); err == nil || !strings.Contains(err.Error(), "14.025") {
+			t.Errorf("%s: %v, want a field 14.025 error", name, err)
+		}
+	}
 	// And the decoder says where a bad one is.
 	for name, c := range map[string]struct{ from, to, want string }{
 		"four items":   {"\x1f100\x1f749", "\x1f1007749", "subfield 2 has 4 information items, want 5"},
 		"not a number": {"1\x1f420", "1\x1f4x0", "not a number"},
-		"outside":      {"\x1f749\x1d", "\x1f750\x1d", "rows 100-750 outside"},
+		"outside":      {"\x1f100\x1f749\x1d", "\x1f100\x1f750\x1d", "rows 100-750 outside"},
+		// The count says four points, the subfield holds three.
+		"miscounted": {"\x1e6\x1f3\x1f60", "\x1e6\x1f4\x1f60", "counts 4 points but holds 3"},
+		"odd items":  {"\x1f200\x1f749\x1d", "\x1f2007749\x1d", "want a finger, a count and 3-99 points"},
 	} {
 		mangled := strings.Replace(string(b), c.from, c.to, 1)
 		if mangled == string(b) {
@@ -314,8 +334,8 @@ func TestSlapSegments(t *testing.T) {
 		}
 		// (Every change keeps the length, so LEN still holds.)
 		_, err := Decode([]byte(mangled))
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "14.021") {
-			t.Errorf("%s: %v, want %q at field 14.021", name, err, c.want)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "14.02") {
+			t.Errorf("%s: %v, want %q at field 14.021 or 14.025", name, err, c.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package ansinist
 
 import (
 	"fmt"
+	"image"
 	"strconv"
 	"strings"
 	"time"
@@ -437,10 +438,18 @@ type NISTQuality struct {
 // Segment is one SEG (14.021) subfield: where one finger lies in a
 // multi-finger image (a slap, FGP 13-15), as the pixel columns of its left
 // and right edges and the rows of its top and bottom edges, counted from
-// the image's top left corner (§8.14.15).
+// the image's top left corner (ANSI/NIST-ITL 1-2011 field 14.021).
 type Segment struct {
 	FGP                      int
 	Left, Right, Top, Bottom int
+}
+
+// Outline is one ASEG (14.025) subfield: a finger on a multi-finger image
+// as a polygon of 3 to 99 vertices, pixel columns and rows from the
+// image's top left corner, for fingers a box fits loosely (field 14.025).
+type Outline struct {
+	FGP    int
+	Points []image.Point
 }
 
 // Type14 is a variable-resolution fingerprint image record (§8.14).
@@ -459,6 +468,7 @@ type Type14 struct {
 	FGP  []int     // 14.013 finger positions (0-10 for single fingers)
 	AMP  []Amputation
 	SEG  []Segment // 14.021, for multi-finger images
+	ASEG []Outline // 14.025, the same as polygons
 	NQM  []NISTQuality
 	FQM  []QualityMetric
 	Data []byte // 14.999
@@ -505,6 +515,19 @@ func (t Type14) validate() error {
 			return fmt.Errorf("field 14.021: finger %d columns %d-%d outside the image's 0-%d", g.FGP, g.Left, g.Right, t.HLL-1)
 		case g.Top < 0 || g.Top > g.Bottom || g.Bottom >= t.VLL:
 			return fmt.Errorf("field 14.021: finger %d rows %d-%d outside the image's 0-%d", g.FGP, g.Top, g.Bottom, t.VLL-1)
+		}
+	}
+	for _, o := range t.ASEG {
+		if o.FGP < 1 || o.FGP > 10 {
+			return fmt.Errorf("field 14.025: outline of finger position %d, want 1-10", o.FGP)
+		}
+		if len(o.Points) < 3 || len(o.Points) > 99 {
+			return fmt.Errorf("field 14.025: finger %d outline has %d points, want 3-99", o.FGP, len(o.Points))
+		}
+		for _, p := range o.Points {
+			if p.X < 0 || p.X >= t.HLL || p.Y < 0 || p.Y >= t.VLL {
+				return fmt.Errorf("field 14.025: finger %d point (%d,%d) outside the %dx%d image", o.FGP, p.X, p.Y, t.HLL, t.VLL)
+			}
 		}
 	}
 	for _, q := range t.NQM {
@@ -566,6 +589,17 @@ func (t Type14) Record() (*Record, error) {
 			sf = append(sf, []string{strconv.Itoa(q.FGP), strconv.Itoa(q.Score)})
 		}
 		r.SetItems(22, sf...)
+	}
+	if len(t.ASEG) > 0 {
+		var sf [][]string
+		for _, o := range t.ASEG {
+			items := []string{strconv.Itoa(o.FGP), strconv.Itoa(len(o.Points))}
+			for _, p := range o.Points {
+				items = append(items, strconv.Itoa(p.X), strconv.Itoa(p.Y))
+			}
+			sf = append(sf, items)
+		}
+		r.SetItems(25, sf...)
 	}
 	if len(t.FQM) > 0 {
 		var sf [][]string
@@ -629,6 +663,24 @@ func ParseType14(r *Record, idx int) (Type14, error) {
 	for _, sf := range items(21, 5) {
 		t.SEG = append(t.SEG, Segment{FGP: num(21, sf[0], 0, 99), Left: num(21, sf[1], 0, 99999),
 			Right: num(21, sf[2], 0, 99999), Top: num(21, sf[3], 0, 99999), Bottom: num(21, sf[4], 0, 99999)})
+	}
+	if f, ok := r.Field(25); ok {
+		// FGP, NOP, then NOP pairs of column and row.
+		for i, sf := range f.Subfields() {
+			if len(sf) < 2+2*3 || len(sf)%2 != 0 {
+				rd.fail(25, f.Offset, "subfield %d has %d information items, want a finger, a count and 3-99 points", i+1, len(sf))
+				break
+			}
+			o := Outline{FGP: num(25, sf[0], 0, 99)}
+			if n := num(25, sf[1], 3, 99); n != (len(sf)-2)/2 {
+				rd.fail(25, f.Offset, "subfield %d counts %d points but holds %d", i+1, n, (len(sf)-2)/2)
+				break
+			}
+			for k := 2; k+1 < len(sf); k += 2 {
+				o.Points = append(o.Points, image.Pt(num(25, sf[k], 0, 99999), num(25, sf[k+1], 0, 99999)))
+			}
+			t.ASEG = append(t.ASEG, o)
+		}
 	}
 	for _, sf := range items(22, 2) {
 		t.NQM = append(t.NQM, NISTQuality{FGP: num(22, sf[0], 0, 99), Score: num(22, sf[1], 0, 255)})
