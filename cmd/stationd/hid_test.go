@@ -177,12 +177,23 @@ func TestEndToEndPedalSlapAndLight(t *testing.T) {
 			slaps = append(slaps, r)
 		}
 	}
-	if len(slaps) != 1 || slaps[0].FGP[0] != 13 || len(slaps[0].SEG) != 4 || len(slaps[0].FQM) != 4 {
+	if len(slaps) != 1 || slaps[0].FGP[0] != 13 || len(slaps[0].SEG) != 4 || len(slaps[0].FQM) != 4 || len(slaps[0].ASEG) != 4 {
 		t.Fatalf("slap records at central: %+v", slaps)
 	}
 	for i, g := range slaps[0].SEG {
 		if g.FGP != 2+i || g.Right-g.Left < 50 || g.Bottom >= slaps[0].VLL {
 			t.Errorf("SEG %d: %+v", i, g)
+		}
+		// The outline is the turned rectangle the finger was cut from: four
+		// corners, each near the box (the hand is turned 15°).
+		o := slaps[0].ASEG[i]
+		if o.FGP != g.FGP || len(o.Points) != 4 {
+			t.Fatalf("ASEG %d: %+v", i, o)
+		}
+		for _, p := range o.Points {
+			if p.X < g.Left-80 || p.X > g.Right+80 || p.Y < g.Top-80 || p.Y > g.Bottom+80 {
+				t.Errorf("ASEG %d corner %v far from the box %+v", i, p, g)
+			}
 		}
 	}
 }

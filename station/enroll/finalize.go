@@ -98,8 +98,12 @@ func Enrollment(s *session.Session, read func(string) ([]byte, error)) (*packet.
 		ps := packet.Slap{Position: packet.FingerPosition(pos), Image: img, PPI: sl.Image.PPI, Captured: sl.Time, DeviceID: sl.Device}
 		o := img.Bounds().Min
 		for _, g := range sl.Segments {
-			ps.Segments = append(ps.Segments, packet.SlapSegment{Position: packet.FingerPosition(g.Position),
-				Box: image.Rect(g.X, g.Y, g.X+g.W, g.Y+g.H).Add(o), Quality: packet.Quality{Score: g.Score}})
+			seg := packet.SlapSegment{Position: packet.FingerPosition(g.Position),
+				Box: image.Rect(g.X, g.Y, g.X+g.W, g.Y+g.H).Add(o), Quality: packet.Quality{Score: g.Score}}
+			for _, p := range g.Outline {
+				seg.Outline = append(seg.Outline, image.Pt(p[0], p[1]).Add(o))
+			}
+			ps.Segments = append(ps.Segments, seg)
 		}
 		e.Slaps = append(e.Slaps, ps)
 	}

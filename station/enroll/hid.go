@@ -322,7 +322,12 @@ func (c *Controller) keepSlap(sid string, slap int, g *image.Gray, ppi int, seg 
 		if r.Empty() {
 			continue
 		}
-		segs = append(segs, session.Segment{Position: f.Position, X: r.Min.X, Y: r.Min.Y, W: r.Dx(), H: r.Dy(), Score: f.Quality.Score})
+		g := session.Segment{Position: f.Position, X: r.Min.X, Y: r.Min.Y, W: r.Dx(), H: r.Dy(), Score: f.Quality.Score}
+		for _, p := range f.Outline {
+			p = p.Sub(b.Min)
+			g.Outline = append(g.Outline, [2]int{min(max(p.X, 0), b.Dx()-1), min(max(p.Y, 0), b.Dy()-1)})
+		}
+		segs = append(segs, g)
 	}
 	data, err := encodePNG(g)
 	if err != nil {

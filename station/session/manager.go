@@ -374,6 +374,14 @@ func (m *Manager) SetSlap(id string, slap int, c Capture, segs []Segment) (*Sess
 				FingerName(g.Position), g.W, g.H, g.X, g.Y, c.Width, c.Height)
 		case g.Score < 0 || g.Score > 100:
 			return nil, refuse(op, "%s: %s score %d outside 0-100", SlapName(slap), FingerName(g.Position), g.Score)
+		case g.Outline != nil && (len(g.Outline) < 3 || len(g.Outline) > 99):
+			return nil, refuse(op, "%s: %s outline has %d corners, want 3-99", SlapName(slap), FingerName(g.Position), len(g.Outline))
+		}
+		for _, p := range g.Outline {
+			if p[0] < 0 || p[1] < 0 || p[0] >= c.Width || p[1] >= c.Height {
+				return nil, refuse(op, "%s: %s outline corner (%d,%d) is outside the %dx%d image", SlapName(slap),
+					FingerName(g.Position), p[0], p[1], c.Width, c.Height)
+			}
 		}
 		seen[g.Position] = true
 	}
@@ -392,10 +400,18 @@ func (m *Manager) SetSlap(id string, slap int, c Capture, segs []Segment) (*Sess
 			s.Slaps = map[int]*Slap{}
 		}
 		s.Slaps[slap] = &Slap{Image: Image{File: file, Format: c.Format, Width: c.Width, Height: c.Height, PPI: c.PPI, SHA256: sum},
-			Segments: slices.Clone(segs), Device: c.Device, Time: m.now()}
+			Segments: cloneSegments(segs), Device: c.Device, Time: m.now()}
 		s.noteDevice(c)
 		return nil
 	})
+}
+
+func cloneSegments(segs []Segment) []Segment {
+	out := slices.Clone(segs)
+	for i := range out {
+		out[i].Outline = slices.Clone(out[i].Outline)
+	}
+	return out
 }
 
 func (s *Session) noteDevice(c Capture) {

@@ -230,14 +230,17 @@ type Slap struct {
 }
 
 // Segment is one finger's box on a slap image, in the stored image's
-// pixels (X, Y its top left corner), and its quality score there.
+// pixels (X, Y its top left corner), its outline when known ([column,
+// row] corners of the turned rectangle it was cut from), and its quality
+// score there.
 type Segment struct {
-	Position int `json:"position"`
-	X        int `json:"x"`
-	Y        int `json:"y"`
-	W        int `json:"w"`
-	H        int `json:"h"`
-	Score    int `json:"score"`
+	Position int      `json:"position"`
+	X        int      `json:"x"`
+	Y        int      `json:"y"`
+	W        int      `json:"w"`
+	H        int      `json:"h"`
+	Outline  [][2]int `json:"outline,omitempty"`
+	Score    int      `json:"score"`
 }
 
 // Face is the kept portrait.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -284,7 +285,8 @@ func TestSlapKept(t *testing.T) {
 	m := open(t, dir, o, nil)
 	s, _ := m.Start("APP-3", "op", "booth", smallPolicy())
 	img := Capture{Data: []byte("slap-png-1"), Format: "png", Width: 800, Height: 600, PPI: 500, Device: "slap0"}
-	segs := []Segment{{Position: RightIndex, X: 40, Y: 50, W: 150, H: 300, Score: 70}, {Position: RightLittle, X: 600, Y: 200, W: 150, H: 250, Score: 55}}
+	segs := []Segment{{Position: RightIndex, X: 40, Y: 50, W: 150, H: 300, Score: 70, Outline: [][2]int{{60, 50}, {190, 70}, {170, 349}, {40, 330}}},
+		{Position: RightLittle, X: 600, Y: 200, W: 150, H: 250, Score: 55}}
 	for name, c := range map[string]struct {
 		slap int
 		segs []Segment
@@ -297,6 +299,8 @@ func TestSlapKept(t *testing.T) {
 		"no finger":           {SlapThumbs, nil, "no finger found"},
 		"score out of range":  {SlapRightFour, []Segment{{Position: RightIndex, W: 1, H: 1, Score: 101}}, "outside 0-100"},
 		"thumb on four slaps": {SlapLeftFour, []Segment{{Position: LeftThumb, W: 1, H: 1}}, "cannot be on it"},
+		"outline outside":     {SlapRightFour, []Segment{{Position: RightIndex, W: 1, H: 1, Outline: [][2]int{{0, 0}, {800, 0}, {0, 5}}}}, "outline corner (800,0) is outside"},
+		"two-point outline":   {SlapRightFour, []Segment{{Position: RightIndex, W: 1, H: 1, Outline: [][2]int{{0, 0}, {8, 0}}}}, "outline has 2 corners"},
 	} {
 		if _, err := m.SetSlap(s.ID, c.slap, img, c.segs); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
@@ -325,7 +329,7 @@ func TestSlapKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	sl := after.Slaps[SlapRightFour]
-	if sl == nil || sl.Image.Width != 800 || sl.Image.PPI != 500 || sl.Device != "slap0" || sl.Segments[0] != segs[0] {
+	if sl == nil || sl.Image.Width != 800 || sl.Image.PPI != 500 || sl.Device != "slap0" || !reflect.DeepEqual(sl.Segments[0], segs[0]) {
 		t.Fatalf("after restart: %+v", sl)
 	}
 	if data, err := m2.ReadBlob(s.ID, sl.Image.File); err != nil || string(data) != "slap-png-2" {

@@ -996,7 +996,12 @@ function reviewHTML() {
   const slapKey = { 13: "slap.right", 14: "slap.left", 15: "slap.thumbs" };
   const slaps = ((S.stored && S.stored.slaps) || []).map((sl) => `<figure class="review-slap" id="review-slap-${sl.position}">
       <div style="position:relative;display:inline-block"><img src="${esc(sl.url)}" alt="${esc(t(slapKey[sl.position]))}" style="height:180px;display:block">
-      ${(sl.segments || []).map((g) => `<span class="slap-box" data-pos="${g.position}" title="${esc(fingerName(g.position))}: ${esc(g.score)}" style="position:absolute;border:2px solid #1a5fb4;left:${100 * g.x / sl.width}%;top:${100 * g.y / sl.height}%;width:${100 * g.w / sl.width}%;height:${100 * g.h / sl.height}%"></span>`).join("")}</div>
+      <svg viewBox="0 0 ${esc(sl.width)} ${esc(sl.height)}" preserveAspectRatio="none" style="position:absolute;inset:0;width:100%;height:100%" aria-hidden="true">
+      ${(sl.segments || []).map((g) => {
+        // The turned outline the finger was cut from, else its box.
+        const pts = g.outline && g.outline.length >= 3 ? g.outline : [[g.x, g.y], [g.x + g.w, g.y], [g.x + g.w, g.y + g.h], [g.x, g.y + g.h]];
+        return `<polygon class="slap-box" data-pos="${g.position}" points="${esc(pts.map((p) => p.join(",")).join(" "))}" fill="none" stroke="#1a5fb4" stroke-width="${Math.max(2, sl.width / 120)}"><title>${esc(fingerName(g.position))}: ${esc(g.score)}</title></polygon>`;
+      }).join("")}</svg></div>
       <figcaption>${esc(t(slapKey[sl.position]))}: ${(sl.segments || []).map((g) => `${esc(fingerName(g.position))} ${esc(g.score)}`).join(" · ")}</figcaption></figure>`).join("");
   return `<h2>${esc(t("review.title"))}</h2>
     <p>${esc(t("applicant.title"))}: <b id="review-applicant">${esc(s.applicant)}</b></p>
