@@ -19,6 +19,9 @@ TEST_FLAGS  ?= -race -count=1 -timeout 20m
 # read 10.1 ms that way, 6.5 ms alone).
 BENCH_FLAGS ?= -p 1 -run '^$$' -bench . -benchmem -benchtime 300ms -timeout 30m
 BENCH_PKGS  ?= ./...
+# The browser tests save a screenshot of every step here, for people to
+# review after a run (out/ is ignored by git).
+SCREENSHOTS ?= out/screenshots
 
 .PHONY: all deps build run test bench fuzz vet clean
 
@@ -43,7 +46,9 @@ run: build
 
 test: deps
 	$(GO) vet ./...
-	$(GO) test $(TEST_FLAGS) ./...
+	rm -rf $(SCREENSHOTS) && mkdir -p $(SCREENSHOTS)
+	UI_SCREENSHOTS=$(abspath $(SCREENSHOTS)) $(GO) test $(TEST_FLAGS) ./...
+	@echo "browser test screenshots, a folder per test: $(SCREENSHOTS)/"
 
 bench: deps
 	@set -o pipefail; $(GO) test $(BENCH_FLAGS) $(BENCH_PKGS) 2>&1 | $(GO) run ./cmd/benchtable

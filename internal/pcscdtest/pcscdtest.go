@@ -79,6 +79,14 @@ func Start() (*Daemon, error) {
 	os.Remove(SocketPath)
 	os.Remove(filepath.Join(filepath.Dir(SocketPath), "pcscd.pid"))
 	cmd := exec.Command("pcscd", "--foreground", "--error")
+	if logPath := os.Getenv("PCSCD_DEBUG_LOG"); logPath != "" {
+		// For chasing a reader problem: pcscd's debug log, appended.
+		if lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+			defer lf.Close()
+			cmd = exec.Command("pcscd", "--foreground", "--debug")
+			cmd.Stdout, cmd.Stderr = lf, lf
+		}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		d.unlock()
