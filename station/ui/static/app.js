@@ -179,7 +179,7 @@ function onMessage(e) {
       onDeviceEvent(e.type, p);
       break;
     case "session.started": case "session.updated": case "session.finalized": case "session.abandoned":
-      if (S.session && p.id === S.session.id) { S.session = p; renderMain(); }
+      if (S.session && p.id === S.session.id) { setSession(p); renderMain(); }
       break;
     case "outbox.status":
       S.outbox = p; renderStatus();
@@ -213,7 +213,7 @@ function onMessage(e) {
       // A capture the officer started with the foot pedal, not from here.
       if (S.session && p.session === S.session.id && !S.busy) {
         S.fingerResult = p;
-        if (p.summary) S.session = p.summary;
+        if (p.summary) setSession(p.summary);
         if (p.done) S.fingerPos = S.session.next_finger || p.position;
         renderMain();
       }
@@ -224,9 +224,26 @@ function onMessage(e) {
       document.querySelector("#finger-result")?.setAttribute("data-lifted", lifted(S.fingerResult) ? "1" : "0");
       break;
     case "capture.finger.waiting":
-      if (S.session && p.session === S.session.id) { S.fingerPos = p.position; renderMain(); }
+      if (S.session && p.session === S.session.id) {
+        // A capture started elsewhere (the foot pedal) moves the page to its
+        // finger. The notice of a capture of this page's can arrive after the
+        // capture's own reply; by then the finger is done and the page has
+        // moved on, so a notice for a done finger is stale.
+        const f = (S.session.fingers || []).find((x) => x.position === p.position);
+        if (f && f.done && !S.busy) break;
+        S.fingerPos = p.position; renderMain();
+      }
       break;
   }
+}
+
+// setSession takes a session summary from a reply or an event. Replies and
+// events reach the page by different paths and can overtake each other, so
+// an older state (lower rev) of the open session never replaces a newer one.
+function setSession(s) {
+  if (!s) return;
+  if (S.session && s.id === S.session.id && (s.rev || 0) < (S.session.rev || 0)) return;
+  S.session = s;
 }
 
 // lifted tells whether the finger of capture result r has left the glass.
@@ -358,7 +375,7 @@ async function afterHello() {
     const r = S.restore;
     S.restore = null;
     try {
-      S.session = await send("session.get", { session: r.id });
+      setSession(await send("session.get", { session: r.id }));
       S.step = S.session.state === "review" ? "review" : STEPS.includes(r.step) && r.step !== "applicant" && r.step !== "done" ? r.step : "face";
       renderAll();
       loadImages();
@@ -424,14 +441,14 @@ const act = {
         if (!operator) { document.getElementById("operator")?.focus(); return; }
         localStorage.setItem("stationd.operator", operator);
       }
-      S.session = await run(t("applicant.start"), "session.start", { applicant: ref, operator });
+      setSession(await run(t("applicant.start"), "session.start", { applicant: ref, operator }));
       S.step = "face";
       renderAll();
     } catch { /* shown */ }
   },
   async resume(el) {
     try {
-      S.session = await run(t("applicant.resume"), "session.get", { session: el.dataset.id });
+      setSession(await run(t("applicant.resume"), "session.get", { session: el.dataset.id }));
       S.step = S.session.state === "review" ? "review" : "face";
       renderAll();
       loadImages();
@@ -450,7 +467,7 @@ const act = {
     try {
       const r = await run(t("slap.place", { slap: t("slap." + k) }), "session.slap.capture", { session: S.session.id, slap: k });
       S.slapResult = r; S.slapCount++;
-      if (r.summary) S.session = r.summary;
+      if (r.summary) setSession(r.summary);
       // Done with this slap: the next capture takes the next one needed.
       S.slap = slapFingers(k).every((p) => fingerOf(p)?.done) ? "" : k;
       renderMain();
@@ -470,8 +487,8 @@ const act = {
     try {
       const r = await run(t("face.capture"), "session.face.capture", payload);
       S.face.result = r;
-      if (r.summary) S.session = r.summary;
-      else if (r.session && typeof r.session === "object") S.session = r.session;
+      if (r.summary) setSession(r.summary);
+      else if (r.session && typeof r.session === "object") setSession(r.session);
       renderMain();
     } catch { /* shown */ }
   },
@@ -487,7 +504,7 @@ const act = {
       const r = await run(t("fingers.place", { finger: fingerName(pos) }), "session.finger.capture", { session: S.session.id, position: pos });
       S.fingerResult = r;
       if (r.kept && S.fingerImgs[pos]) S.bestImgs[pos] = S.fingerImgs[pos];
-      if (r.summary) S.session = r.summary;
+      if (r.summary) setSession(r.summary);
       if (r.done) S.fingerPos = S.session.next_finger || pos;
       renderMain();
     } catch { /* shown */ }
@@ -509,7 +526,7 @@ const act = {
       // A photo of the hand from the booth's camera, when the officer ticks it
       // (the policy may require one).
       if (document.getElementById("except-photo")?.checked) payload.photo = "camera";
-      S.session = await run(t("fingers.except"), "session.finger.except", payload);
+      setSession(await run(t("fingers.except"), "session.finger.except", payload));
       S.fingerResult = null;
       S.fingerPos = S.session.next_finger || pos;
       renderMain();
@@ -518,7 +535,7 @@ const act = {
   async exceptClear() {
     const pos = currentFinger();
     try {
-      S.session = await run(t("fingers.clear"), "session.finger.clear", { session: S.session.id, position: pos });
+      setSession(await run(t("fingers.clear"), "session.finger.clear", { session: S.session.id, position: pos }));
       renderMain();
     } catch { /* shown */ }
   },
@@ -528,7 +545,7 @@ const act = {
     else { p.document = (S.form["card-document"] || "").trim(); p.birth = (S.form["card-birth"] || "").trim(); p.expiry = (S.form["card-expiry"] || "").trim(); }
     try {
       S.card = await run(t("card.reading"), "session.card", p);
-      if (S.card.summary) S.session = S.card.summary;
+      if (S.card.summary) setSession(S.card.summary);
       renderMain();
     } catch { /* shown */ }
   },
@@ -541,7 +558,7 @@ const act = {
     } };
     try {
       S.card = await run(t("card.personalize"), "session.card.personalize", p);
-      if (S.card.summary) S.session = S.card.summary;
+      if (S.card.summary) setSession(S.card.summary);
       renderMain();
     } catch { /* shown */ }
   },
@@ -557,7 +574,7 @@ const act = {
   },
   async reviewBack() {
     try {
-      if (S.session.state === "review") S.session = await run(t("review.back"), "session.back", { session: S.session.id });
+      if (S.session.state === "review") setSession(await run(t("review.back"), "session.back", { session: S.session.id }));
       S.step = "fingers";
       renderAll();
     } catch { /* shown */ }
@@ -613,7 +630,7 @@ async function go(step) {
   if (!S.session) return;
   if (step === "review") {
     try {
-      if (S.session.state !== "review") S.session = await run(t("review.title"), "session.review", { session: S.session.id });
+      if (S.session.state !== "review") setSession(await run(t("review.title"), "session.review", { session: S.session.id }));
     } catch {
       S.step = "review"; // shows what is missing
       renderAll();
@@ -622,7 +639,7 @@ async function go(step) {
     }
     loadImages();
   } else if (S.session.state === "review" && step !== "done") {
-    try { S.session = await run(t("review.back"), "session.back", { session: S.session.id }); } catch { return; }
+    try { setSession(await run(t("review.back"), "session.back", { session: S.session.id })); } catch { return; }
   }
   S.step = step;
   S.error = null;
