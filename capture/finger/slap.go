@@ -109,8 +109,9 @@ type SlapOptions struct {
 type SlapFinger struct {
 	// Position is the ANSI/NIST finger position assigned (1..10).
 	Position int
-	// Box is the fingertip's bounding box on the slap image; Center the
-	// centre of its foreground.
+	// Box is the fingertip's bounding box on the slap image, in the image's
+	// coordinates (within img.Bounds()); Center the centre of its
+	// foreground.
 	Box    image.Rectangle
 	Center image.Point
 	// AngleDeg is the finger's axis, clockwise from pointing up.
@@ -230,8 +231,14 @@ func SegmentSlap(img *image.Gray, ppi int, kind SlapKind, opts SlapOptions) (Sla
 	}
 	placed := SlapPositions(hand)
 	for i, t := range tips {
-		f := SlapFinger{Position: placed[assign[i]], Box: t.box, Center: t.center, AngleDeg: t.angle,
+		// Found on the pixels from img's corner; reported in img's own
+		// coordinates (a sub-image's Rect.Min need not be 0,0).
+		o := img.Rect.Min
+		f := SlapFinger{Position: placed[assign[i]], Box: t.box.Add(o), Center: t.center.Add(o), AngleDeg: t.angle,
 			Outline: slapOutline(img, t)}
+		for k := range f.Outline {
+			f.Outline[k] = f.Outline[k].Add(o)
+		}
 		if opts.GeometryOnly {
 			res.Fingers = append(res.Fingers, f)
 			continue

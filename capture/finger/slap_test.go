@@ -1,8 +1,10 @@
 package finger
 
 import (
+	"bytes"
 	"fmt"
 	"image"
+	"image/draw"
 	"math"
 	"sync"
 	"testing"
@@ -382,4 +384,39 @@ func inQuad(q [4]image.Point, p image.Point) bool {
 		}
 	}
 	return true
+}
+
+// A slap handed over as a sub-image (its Rect.Min not at 0,0) is found the
+// same, and its boxes, centres and outlines come in the sub-image's own
+// coordinates.
+func TestSlapSubImageCoordinates(t *testing.T) {
+	img, _, err := hidsim.RenderSlap(hidsim.SlapSpec{Identity: 12, Kind: hidsim.KindRightFour, RotationDeg: 10, Seed: 3, Source: cachedQuick()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same pixels inside a larger frame, 40 px in and 30 px down.
+	big := image.NewGray(image.Rect(0, 0, img.Rect.Dx()+80, img.Rect.Dy()+60))
+	draw.Draw(big, img.Rect.Add(image.Pt(40, 30)), img, image.Point{}, draw.Src)
+	sub := big.SubImage(img.Rect.Add(image.Pt(40, 30))).(*image.Gray)
+	a, err := SegmentSlap(img, 500, SlapRightFour, SlapOptions{NoQuality: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := SegmentSlap(sub, 500, SlapRightFour, SlapOptions{NoQuality: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Fingers) != 4 || len(b.Fingers) != 4 {
+		t.Fatalf("%d and %d fingers found", len(a.Fingers), len(b.Fingers))
+	}
+	d := image.Pt(40, 30)
+	for i := range a.Fingers {
+		fa, fb := a.Fingers[i], b.Fingers[i]
+		if fb.Box != fa.Box.Add(d) || fb.Center != fa.Center.Add(d) || fb.Outline[2] != fa.Outline[2].Add(d) || !fb.Box.In(sub.Bounds()) {
+			t.Errorf("finger %d: box %v centre %v on the sub-image, %v %v on the image", fa.Position, fb.Box, fb.Center, fa.Box, fa.Center)
+		}
+		if !bytes.Equal(fa.Image.Pix, fb.Image.Pix) {
+			t.Errorf("finger %d: the cut image differs", fa.Position)
+		}
+	}
 }
