@@ -138,6 +138,7 @@ func TestSlapManifestMismatch(t *testing.T) {
 	k := sharedKeys(t)
 	p := build(t, fuzzEnrollment(t), testOptions(k))
 	items := decryptTB(t, k, p.Bytes)
+	orig, _ := json.Marshal(p.Manifest)
 	for name, mutate := range map[string]func(m *Manifest){
 		"segment edge":   func(m *Manifest) { m.Slaps[0].Segments[0].Left++ },
 		"segment finger": func(m *Manifest) { m.Slaps[0].Segments[0].Position = 6 },
@@ -149,12 +150,20 @@ func TestSlapManifestMismatch(t *testing.T) {
 		"outline added":  func(m *Manifest) { m.Slaps[0].Segments[1].Outline = [][2]int{{1, 2}, {6, 2}, {6, 11}} },
 	} {
 		m := *p.Manifest
-		raw, _ := json.Marshal(m.Slaps)
-		json.Unmarshal(raw, &m.Slaps) // a deep copy
+		// A deep copy of the slaps: Unmarshal into a nil slice (into the
+		// old one it would write over the shared manifest's elements).
+		raw, _ := json.Marshal(p.Manifest.Slaps)
+		m.Slaps = nil
+		if err := json.Unmarshal(raw, &m.Slaps); err != nil {
+			t.Fatal(err)
+		}
 		mutate(&m)
 		mj, _ := json.Marshal(&m)
 		if _, ok, err := resignAndOpen(t, k, items, mj, items[1].data); !ok || !errors.Is(err, ErrInvalidRecords) {
 			t.Errorf("%s: ok=%v err=%v", name, ok, err)
+		}
+		if now, _ := json.Marshal(p.Manifest); !bytes.Equal(now, orig) {
+			t.Fatalf("%s: changed the built manifest, not a copy", name)
 		}
 	}
 }
