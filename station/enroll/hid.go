@@ -161,16 +161,18 @@ type SlapFingerOutcome struct {
 	Kept     bool     `json:"kept"`
 }
 
+// slapKinds maps the command's slap names to the slap position, the
+// scanner's and the segmenter's kinds, and the scanner's finger bits in the
+// order of session.SlapFingers(slap).
 var slapKinds = map[string]struct {
-	slap      int // session.SlapRightFour ...
-	hid       hid.SlapKind
-	seg       finger.SlapKind
-	positions []int
-	bits      []uint8
+	slap int // session.SlapRightFour ...
+	hid  hid.SlapKind
+	seg  finger.SlapKind
+	bits []uint8
 }{
-	"right":  {session.SlapRightFour, hid.RightFour, finger.SlapRightFour, []int{2, 3, 4, 5}, []uint8{hid.FingerIndex, hid.FingerMiddle, hid.FingerRing, hid.FingerLittle}},
-	"left":   {session.SlapLeftFour, hid.LeftFour, finger.SlapLeftFour, []int{7, 8, 9, 10}, []uint8{hid.FingerIndex, hid.FingerMiddle, hid.FingerRing, hid.FingerLittle}},
-	"thumbs": {session.SlapThumbs, hid.TwoThumbs, finger.SlapTwoThumbs, []int{1, 6}, []uint8{hid.ThumbRight, hid.ThumbLeft}},
+	"right":  {session.SlapRightFour, hid.RightFour, finger.SlapRightFour, []uint8{hid.FingerIndex, hid.FingerMiddle, hid.FingerRing, hid.FingerLittle}},
+	"left":   {session.SlapLeftFour, hid.LeftFour, finger.SlapLeftFour, []uint8{hid.FingerIndex, hid.FingerMiddle, hid.FingerRing, hid.FingerLittle}},
+	"thumbs": {session.SlapThumbs, hid.TwoThumbs, finger.SlapTwoThumbs, []uint8{hid.ThumbRight, hid.ThumbLeft}},
 }
 
 func (c *Controller) cmdCaptureSlap(ctx context.Context, p json.RawMessage) (any, error) {
@@ -204,7 +206,7 @@ func (c *Controller) CaptureSlap(ctx context.Context, sid, which, deviceID strin
 	// Expect the fingers the session still needs and has not excused.
 	var expected []int
 	var bits uint8
-	for i, pos := range k.positions {
+	for i, pos := range session.SlapFingers(k.slap) {
 		if !slices.Contains(s.Policy.FingerOrder, pos) {
 			continue
 		}
@@ -322,12 +324,12 @@ func (c *Controller) keepSlap(sid string, slap int, g *image.Gray, ppi int, seg 
 		if r.Empty() {
 			continue
 		}
-		g := session.Segment{Position: f.Position, X: r.Min.X, Y: r.Min.Y, W: r.Dx(), H: r.Dy(), Score: f.Quality.Score}
+		sg := session.Segment{Position: f.Position, X: r.Min.X, Y: r.Min.Y, W: r.Dx(), H: r.Dy(), Score: f.Quality.Score}
 		for _, p := range f.Outline {
 			p = p.Sub(b.Min)
-			g.Outline = append(g.Outline, [2]int{min(max(p.X, 0), b.Dx()-1), min(max(p.Y, 0), b.Dy()-1)})
+			sg.Outline = append(sg.Outline, [2]int{min(max(p.X, 0), b.Dx()-1), min(max(p.Y, 0), b.Dy()-1)})
 		}
-		segs = append(segs, g)
+		segs = append(segs, sg)
 	}
 	data, err := encodePNG(g)
 	if err != nil {
