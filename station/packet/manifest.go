@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"image"
 	"time"
+
+	"github.com/openenroll/stationd/station/packet/ansinist"
 )
 
 // ManifestFormat identifies this manifest layout.
@@ -108,6 +111,26 @@ type SegmentEntry struct {
 	// [column, row] corners; absent when only the box is known.
 	Outline [][2]int `json:"outline,omitempty"`
 	Quality Quality  `json:"quality"`
+}
+
+// segments returns the slap's fingers as the Type-14 SEG subfields and, for
+// those with an outline, ASEG subfields: what the records carry and what a
+// receiver checks them against.
+func (se *SlapEntry) segments() ([]ansinist.Segment, []ansinist.Outline) {
+	var seg []ansinist.Segment
+	var aseg []ansinist.Outline
+	for _, g := range se.Segments {
+		seg = append(seg, ansinist.Segment{FGP: int(g.Position), Left: g.Left, Right: g.Right, Top: g.Top, Bottom: g.Bottom})
+		if g.Outline == nil {
+			continue
+		}
+		o := ansinist.Outline{FGP: int(g.Position)}
+		for _, p := range g.Outline {
+			o.Points = append(o.Points, image.Pt(p[0], p[1]))
+		}
+		aseg = append(aseg, o)
+	}
+	return seg, aseg
 }
 
 // ExceptionEntry records why a finger has no image.

@@ -215,24 +215,9 @@ func Build(e *Enrollment, opts Options) (*Packet, error) {
 		if err != nil {
 			return nil, err
 		}
-		w, h := imageSize(sl.Image)
-		slaps = append(slaps, encodedSlap{s: sl, data: data, w: w, h: h})
-		se := SlapEntry{Position: sl.Position, Name: sl.Position.String(), PPI: sl.PPI, Width: w, Height: h,
-			Captured: sl.Captured.UTC(), DeviceID: sl.DeviceID, ImageSHA256: hexSum(data)}
-		if sl.Captured.IsZero() {
-			se.Captured = time.Time{}
-		}
-		for _, g := range sl.Segments {
-			r := g.Box.Sub(sl.Image.Bounds().Min)
-			entry := SegmentEntry{Position: g.Position, Name: g.Position.String(),
-				Left: r.Min.X, Right: r.Max.X - 1, Top: r.Min.Y, Bottom: r.Max.Y - 1, Quality: g.Quality}
-			for _, p := range g.Outline {
-				p = p.Sub(sl.Image.Bounds().Min)
-				entry.Outline = append(entry.Outline, [2]int{p.X, p.Y})
-			}
-			se.Segments = append(se.Segments, entry)
-		}
+		se := slapEntry(sl, data)
 		m.Slaps = append(m.Slaps, se)
+		slaps = append(slaps, encodedSlap{s: sl, m: se, data: data})
 	}
 	an2, fir, fac, err := records(e, fingers, slaps, face, &opts)
 	if err != nil {
@@ -262,6 +247,30 @@ func Build(e *Enrollment, opts Options) (*Packet, error) {
 		return nil, err
 	}
 	return &Packet{ID: ID(b), Bytes: b, Manifest: m}, nil
+}
+
+// slapEntry is the manifest's account of a slap whose image was encoded as
+// data: its edges and outlines in the stored image's pixels, as the Type-14
+// SEG and ASEG fields give them.
+func slapEntry(sl *Slap, data []byte) SlapEntry {
+	w, h := imageSize(sl.Image)
+	se := SlapEntry{Position: sl.Position, Name: sl.Position.String(), PPI: sl.PPI, Width: w, Height: h,
+		DeviceID: sl.DeviceID, ImageSHA256: hexSum(data)}
+	if !sl.Captured.IsZero() {
+		se.Captured = sl.Captured.UTC()
+	}
+	o := sl.Image.Bounds().Min
+	for _, g := range sl.Segments {
+		r := g.Box.Sub(o)
+		entry := SegmentEntry{Position: g.Position, Name: g.Position.String(),
+			Left: r.Min.X, Right: r.Max.X - 1, Top: r.Min.Y, Bottom: r.Max.Y - 1, Quality: g.Quality}
+		for _, p := range g.Outline {
+			p = p.Sub(o)
+			entry.Outline = append(entry.Outline, [2]int{p.X, p.Y})
+		}
+		se.Segments = append(se.Segments, entry)
+	}
+	return se
 }
 
 // manifestContentType is the JWS "cty" of a packet manifest.

@@ -63,8 +63,8 @@ type encodedFinger struct {
 
 type encodedSlap struct {
 	s    *Slap
+	m    SlapEntry // its manifest entry: the geometry the records carry
 	data []byte
-	w, h int
 }
 
 func hexSum(b []byte) string {
@@ -236,20 +236,12 @@ func records(e *Enrollment, fingers []encodedFinger, slaps []encodedSlap, face *
 	// 14.025) where the outline is known, and an FQM subfield per finger
 	// found on it.
 	for j, es := range slaps {
-		sl := es.s
+		sl, me := es.s, es.m
 		t14 := ansinist.Type14{IDC: idcFirstFing + len(fingers) + j, IMP: ansinist.ImpressionPlain, SRC: ori,
-			FCD: captured(sl.Captured, e).UTC(), HLL: es.w, VLL: es.h, SLC: ansinist.ScalePPI, THPS: sl.PPI, TVPS: sl.PPI,
+			FCD: captured(sl.Captured, e).UTC(), HLL: me.Width, VLL: me.Height, SLC: ansinist.ScalePPI, THPS: sl.PPI, TVPS: sl.PPI,
 			CGA: string(opts.FingerCompression), BPX: 8, FGP: []int{int(sl.Position)}, Data: es.data}
-		for _, g := range sl.Segments {
-			r := g.Box.Sub(sl.Image.Bounds().Min)
-			t14.SEG = append(t14.SEG, ansinist.Segment{FGP: int(g.Position), Left: r.Min.X, Right: r.Max.X - 1, Top: r.Min.Y, Bottom: r.Max.Y - 1})
-			if g.Outline != nil {
-				o := ansinist.Outline{FGP: int(g.Position)}
-				for _, p := range g.Outline {
-					o.Points = append(o.Points, p.Sub(sl.Image.Bounds().Min))
-				}
-				t14.ASEG = append(t14.ASEG, o)
-			}
+		t14.SEG, t14.ASEG = me.segments()
+		for _, g := range me.Segments {
 			t14.FQM = append(t14.FQM, ansinist.QualityMetric{FGP: int(g.Position), Score: ansiScore(g.Quality),
 				VendorID: opts.QualityVendorID, ProductCode: opts.QualityProductCode})
 		}

@@ -3,7 +3,6 @@ package packet
 import (
 	"bytes"
 	"fmt"
-	"image"
 	"image/color"
 	"image/png"
 	"slices"
@@ -221,45 +220,23 @@ func checkSlaps(m *Manifest, recs []ansinist.Type14) error {
 		case len(sl.Segments) == 0 || len(t.SEG) != len(sl.Segments) || len(t.FQM) != len(sl.Segments):
 			return fmt.Errorf("Type-14 %s has %d segments and %d quality values, manifest %d segments", sl.Position, len(t.SEG), len(t.FQM), len(sl.Segments))
 		}
-		outlines := map[int]ansinist.Outline{}
-		for _, o := range t.ASEG {
-			outlines[o.FGP] = o
+		seg, aseg := sl.segments()
+		if !slices.Equal(t.SEG, seg) {
+			return fmt.Errorf("Type-14 %s segments differ from the manifest", sl.Position)
 		}
-		if len(outlines) != len(t.ASEG) {
-			return fmt.Errorf("Type-14 %s outlines a finger twice", sl.Position)
+		if !slices.EqualFunc(t.ASEG, aseg, func(a, b ansinist.Outline) bool { return a.FGP == b.FGP && slices.Equal(a.Points, b.Points) }) {
+			return fmt.Errorf("Type-14 %s outlines differ from the manifest", sl.Position)
 		}
 		for k, g := range sl.Segments {
-			if o := outlines[int(g.Position)]; !sameOutline(o.Points, g.Outline) {
-				return fmt.Errorf("Type-14 %s outline of %s differs from the manifest", sl.Position, g.Position)
-			}
-			delete(outlines, int(g.Position))
-			seg, q := t.SEG[k], t.FQM[k]
-			if !slices.Contains(slapFingers(sl.Position), g.Position) || seg.FGP != int(g.Position) || q.FGP != int(g.Position) ||
-				seg.Left != g.Left || seg.Right != g.Right || seg.Top != g.Top || seg.Bottom != g.Bottom || q.Score != ansiScore(g.Quality) {
+			if q := t.FQM[k]; !slices.Contains(slapFingers(sl.Position), g.Position) || q.FGP != int(g.Position) || q.Score != ansiScore(g.Quality) {
 				return fmt.Errorf("Type-14 %s segment %d (%s) differs from the manifest", sl.Position, k+1, g.Position)
 			}
-		}
-		if len(outlines) > 0 {
-			return fmt.Errorf("Type-14 %s has outlines of fingers the manifest does not list", sl.Position)
 		}
 		if err := checkImageData(m.FingerCompression, t.Data, sl.Width, sl.Height); err != nil {
 			return fmt.Errorf("Type-14 %s: %v", sl.Position, err)
 		}
 	}
 	return nil
-}
-
-// sameOutline compares an ASEG polygon with a manifest's [column, row] list.
-func sameOutline(pts []image.Point, m [][2]int) bool {
-	if len(pts) != len(m) {
-		return false
-	}
-	for i, p := range pts {
-		if p.X != m[i][0] || p.Y != m[i][1] {
-			return false
-		}
-	}
-	return true
 }
 
 // checkImageData checks the image header agrees with the record: PNG and
