@@ -86,7 +86,7 @@ func Enrollment(s *session.Session, read func(string) ([]byte, error)) (*packet.
 		}
 		e.Fingers = append(e.Fingers, pf)
 	}
-	for _, pos := range []int{session.SlapRightFour, session.SlapLeftFour, session.SlapThumbs} {
+	for _, pos := range session.SlapPositions {
 		sl := s.Slaps[pos]
 		if sl == nil {
 			continue

@@ -32,15 +32,16 @@ type StoredImage struct {
 var ErrNoImage = errors.New("enroll: no such image of an open session")
 
 // sessionImages lists what s keeps: the portrait, each finger's best
-// attempt, and the photos of hands with an exception.
+// attempt, the photos of hands with an exception, and the whole slaps with
+// their fingers' segments.
 func sessionImages(s *session.Session) []StoredImage {
 	out := []StoredImage{}
-	add := func(kind string, pos, attempts int, im *session.Image) {
+	add := func(kind string, pos, attempts int, im *session.Image, segs ...session.Segment) {
 		if im == nil || im.File == "" {
 			return
 		}
 		si := StoredImage{Kind: kind, Position: pos, File: im.File, URL: api.ImageURL(s.ID, im.File), Format: im.Format,
-			Width: im.Width, Height: im.Height, Score: im.Score, Attempts: attempts}
+			Width: im.Width, Height: im.Height, Score: im.Score, Attempts: attempts, Segments: segs}
 		if pos > 0 {
 			si.Name = session.FingerName(pos)
 		}
@@ -59,11 +60,9 @@ func sessionImages(s *session.Session) []StoredImage {
 			add("exception", pos, len(f.Attempts), f.Exception.Photo)
 		}
 	}
-	for _, pos := range []int{session.SlapRightFour, session.SlapLeftFour, session.SlapThumbs} {
+	for _, pos := range session.SlapPositions {
 		if sl := s.Slaps[pos]; sl != nil {
-			add("slap", pos, 1, &sl.Image)
-			out[len(out)-1].Name = session.SlapName(pos)
-			out[len(out)-1].Segments = sl.Segments
+			add("slap", pos, 1, &sl.Image, sl.Segments...)
 		}
 	}
 	return out

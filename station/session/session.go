@@ -51,6 +51,9 @@ var fingerNames = [...]string{"", "right thumb", "right index", "right middle", 
 
 // FingerName is a position's name in English ("left index").
 func FingerName(pos int) string {
+	if SlapFingers(pos) != nil {
+		return SlapName(pos)
+	}
 	if pos < 1 || pos > 10 {
 		return fmt.Sprintf("finger %d", pos)
 	}
@@ -191,6 +194,9 @@ const (
 	SlapLeftFour  = 14
 	SlapThumbs    = 15
 )
+
+// SlapPositions are the slap positions in their standard order.
+var SlapPositions = []int{SlapRightFour, SlapLeftFour, SlapThumbs}
 
 // SlapFingers lists the finger positions a slap holds (nil for a position
 // that is not a slap).
@@ -423,7 +429,7 @@ func (s *Session) Summary() map[string]any {
 	}
 	if len(s.Slaps) > 0 {
 		slaps := []int{}
-		for _, pos := range []int{SlapRightFour, SlapLeftFour, SlapThumbs} {
+		for _, pos := range SlapPositions {
 			if s.Slaps[pos] != nil {
 				slaps = append(slaps, pos)
 			}
